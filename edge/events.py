@@ -14,7 +14,7 @@ import dataclasses
 import json
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 
 class EventDecodeError(ValueError):
@@ -89,7 +89,7 @@ class Card(Event):
     type: ClassVar[str] = "card"
     title: str = ""
     body: str = ""  # markdown
-    image_url: Optional[str] = None
+    image_url: str | None = None
     table: list[list[str]] = field(default_factory=list)  # first row is the header
     items: list[str] = field(default_factory=list)
     chart: dict[str, Any] = field(default_factory=dict)

@@ -74,18 +74,10 @@ def parse_number_words(words: Sequence[str], start: int = 0) -> tuple[int | floa
     if first == "point":
         fraction, used = _fraction_digits(words, start + 1)
         return (fraction, used + 1) if used else None
-    if _DIGITS.fullmatch(first):
-        if len(first) > _MAX_DIGIT_CHARACTERS:
-            return None
-        value, index = _digits_value(first), start + 1
-        scale = 100 if _word(words, index) == "hundred" else _SCALE_VALUES.get(_word(words, index))
-        if scale:
-            value, index = value * scale, index + 1
-    else:
-        parsed = _whole_words(words, start)
-        if parsed is None:
-            return None
-        value, index = parsed
+    parsed = _digits(words, start) if _DIGITS.fullmatch(first) else _whole_words(words, start)
+    if parsed is None:
+        return None
+    value, index = parsed
     if _word(words, index) == "point":
         fraction, used = _fraction_digits(words, index + 1)
         if used:
@@ -118,9 +110,15 @@ def _word(words: Sequence[str], index: int) -> str:
     return words[index] if 0 <= index < len(words) else ""
 
 
-def _digits_value(token: str) -> int | float:
-    token = token.replace(",", "")
-    return float(token) if "." in token else int(token)
+def _digits(words: Sequence[str], start: int) -> tuple[int | float, int] | None:
+    """'1,000' or '2.5', optionally followed by a scale: '2 million'; (value, index after)."""
+    token = words[start].replace(",", "")
+    if len(token) > _MAX_DIGIT_CHARACTERS:
+        return None
+    value: int | float = float(token) if "." in token else int(token)
+    following = _word(words, start + 1)
+    scale = 100 if following == "hundred" else _SCALE_VALUES.get(following)
+    return (value * scale, start + 2) if scale else (value, start + 1)
 
 
 def _fraction_digits(words: Sequence[str], index: int) -> tuple[float, int]:
@@ -140,47 +138,49 @@ def _fraction_digits(words: Sequence[str], index: int) -> tuple[float, int]:
 
 def _whole_words(words: Sequence[str], start: int) -> tuple[int, int] | None:
     """A whole number in words; returns (value, index after it)."""
-    total, group, index = 0, 0, start
-    last = ""  # kind of the previous word: one, teen, ten, hundred, scale
-    last_scale = 10**18
+    if words[start] == "zero":
+        return 0, start + 1
+    state = _WordsState()
+    index = start
     if words[start] == "a" and _word(words, start + 1) in ("hundred", *_SCALE_VALUES):
-        group, last, index = 1, "one", start + 1
-    while index < len(words):
-        word = words[index]
-        value = _WORD_VALUES.get(word)
-        if value == 0:
-            if last:
-                break
-            return 0, index + 1
-        if value is not None:
-            kind = "one" if value < 10 else "teen" if value < 20 else "ten"
-            if not _may_follow(kind, last, group):
-                break
-            group, last = group + value, kind
-        elif word == "hundred" and last in ("one", "teen", "ten") and 0 < group < 100:
-            group, last = group * 100, "hundred"
-        elif word in _SCALE_VALUES and group > 0 and _SCALE_VALUES[word] < last_scale:
-            last_scale = _SCALE_VALUES[word]
-            total, group, last = total + group * last_scale, 0, "scale"
-        elif word == "and" and last in ("hundred", "scale"):
-            tail = _small_number_after_and(words, index + 1)
-            if tail is None:
-                break
-            return total + group + tail[0], tail[1]
-        else:
-            break
+        state.group, state.last, index = 1, "one", start + 1
+    while index < len(words) and state.take(words[index]):
         index += 1
-    if not last:
+    if _word(words, index) == "and" and state.last in ("hundred", "scale"):
+        tail = _small_number_after_and(words, index + 1)
+        if tail is not None:
+            return state.total + state.group + tail[0], tail[1]
+    if not state.last:
         return None
-    return total + group, index
+    return state.total + state.group, index
 
 
-def _may_follow(kind: str, last: str, group: int) -> bool:
-    if last in ("", "scale"):
+class _WordsState:
+    """Running value of a number in words: completed scales in `total`, the rest in `group`."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.group = 0  # below a thousand, not yet scaled
+        self.last = ""  # kind of the previous word: one, teen, ten, hundred, scale
+        self.last_scale = 10**18
+
+    def take(self, word: str) -> bool:
+        """Add one word; False when it cannot continue this number."""
+        value = _WORD_VALUES.get(word)
+        if value:  # zero only stands alone
+            kind = "one" if value < 10 else "teen" if value < 20 else "ten"
+            follows_tens = kind == "one" and self.last == "ten"
+            if self.last not in ("", "scale", "hundred") and not follows_tens:
+                return False
+            self.group, self.last = self.group + value, kind
+        elif word == "hundred" and self.last in ("one", "teen", "ten") and 0 < self.group < 100:
+            self.group, self.last = self.group * 100, "hundred"
+        elif word in _SCALE_VALUES and self.group > 0 and _SCALE_VALUES[word] < self.last_scale:
+            self.last_scale = _SCALE_VALUES[word]
+            self.total, self.group, self.last = self.total + self.group * self.last_scale, 0, "scale"
+        else:
+            return False
         return True
-    if last == "hundred":
-        return True
-    return kind == "one" and last == "ten" and group % 10 == 0
 
 
 def _small_number_after_and(words: Sequence[str], index: int) -> tuple[int, int] | None:

@@ -31,7 +31,7 @@ def main() -> int:
     tts, asr = PiperTts(TtsSettings()), WhisperAsr(AsrSettings())
     silence = np.zeros(int(LEAD_SILENCE_SECONDS * DEMO_RATE), dtype=np.float32)
     for turn in demo_turns():
-        for take in range(1, MAX_TAKES + 1):
+        for take in range(1, MAX_TAKES + 1):  # noqa: B007 (reported after the loop)
             speech = tts.synthesize_all(turn.text)
             samples = resample(speech.samples.astype(np.float32) / 32768.0, speech.sample_rate, DEMO_RATE)
             padded = np.concatenate([silence, samples, silence])

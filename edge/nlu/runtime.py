@@ -34,7 +34,7 @@ class IntentModel:
         self._tokenizer = tokenizer
 
     @classmethod
-    def load(cls, settings: NluSettings) -> "IntentModel":
+    def load(cls, settings: NluSettings) -> IntentModel:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -103,7 +103,7 @@ def decode_slots(
     tokens are I-x. When one slot type occurs twice, the first occurrence wins.
     """
     spans: list[tuple[str, int, int]] = []
-    for tag, (start, end), is_special in zip(tags, offsets, special):
+    for tag, (start, end), is_special in zip(tags, offsets, special, strict=True):
         if is_special or tag == "O" or "-" not in tag:
             continue
         prefix, slot_type = tag.split("-", 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 
 class SkillError(Exception):
@@ -23,13 +23,13 @@ class SkillRequest:
     text: str  # normalised utterance the intent model saw (lower case, numbers as words)
     raw_text: str  # what the user said, as transcribed or typed
     slots: dict[str, str] = field(default_factory=dict)  # slot type -> value, from the intent model
-    now: Optional[datetime] = None  # time of the request (timezone-aware); None means "now"
+    now: datetime | None = None  # time of the request (timezone-aware); None means "now"
 
 
 @dataclass(frozen=True)
 class SkillReply:
     text: str  # what the speaker says
-    card: Optional[dict[str, Any]] = None  # rich answer for a screen (see edge/events.py Card)
+    card: dict[str, Any] | None = None  # rich answer for a screen (see edge/events.py Card)
     skill: str = ""  # name of the skill that answered; filled in by the registry
 
 
@@ -43,5 +43,5 @@ class Skill(abc.ABC):
     def handle(self, request: SkillRequest) -> SkillReply:
         """Answer one request for one of `intents`. Raise SkillError when it cannot."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release files and connections; called once when the runtime stops."""
