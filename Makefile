@@ -15,7 +15,7 @@ $(VENV)/.runtime: pyproject.toml
 
 # Training/export extra and test tools on top (torch==2.13.0, CPU build).
 $(VENV)/.test: $(VENV)/.runtime
-	$(PIP) install -e '.[distill,test]'
+	$(PIP) install -e '.[distill,test,cast,bridge,llm]'
 	touch $@
 
 run: $(VENV)/.runtime

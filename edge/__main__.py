@@ -1,3 +1,5 @@
-from edge.cli import main
 import sys
+
+from edge.cli import main
+
 sys.exit(main())

@@ -7,9 +7,9 @@ sentence so a caller can start playing the first sentence while later ones are m
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -42,7 +42,7 @@ class BundleManifest:
     base_model: str = ""
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], source: Path) -> "BundleManifest":
+    def from_json(cls, data: dict[str, Any], source: Path) -> BundleManifest:
         version = data.get("format_version")
         if not isinstance(version, int):
             raise BundleError(f"{source}: 'format_version' is missing or not an integer")

@@ -1,0 +1,247 @@
+"""The `edge` command: `edge ask` runs single turns, `edge run` is the speaker's main job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from edge.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+# Modules that add subcommands: each has `add_commands(commands, common)` which adds parsers
+# to the `commands` subparsers (with `parents=[common]`) and sets `handler=fn(args, settings) -> int`.
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = _settings_from_args(args)
+    except SettingsError as error:
+        print(f"edge: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return args.handler(args, settings)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge", description="On-device voice assistant runtime.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="settings file (TOML); default ./edge.toml if it exists")
+    common.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+        help="override one setting, e.g. --set asr.beam_size=2 (repeatable)",
+    )
+    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser(
+        "ask", parents=[common], help="run one turn from text or a WAV file",
+        description="Run one turn (or one per line of --batch) through the whole on-device pipeline.",
+    )
+    ask.add_argument("text", nargs="?", help="the request as text (omit with --wav or --batch)")
+    ask.add_argument(
+        "--wav", nargs="?", const="", metavar="FILE",
+        help="the request as an audio file (WAV, FLAC, OGG; any rate); with --batch, a bare --wav "
+        "means each line is an audio path",
+    )
+    ask.add_argument("--batch", type=Path, help="one request per line, one trace per line")
+    ask.add_argument("--json", action="store_true", help="print each turn's trace as one JSON line")
+    ask.add_argument("--out", type=Path, help="write the spoken reply to this WAV (with --batch: a folder)")
+    ask.set_defaults(handler=_run_ask)
+
+    run = commands.add_parser(
+        "run", parents=[common], help="the speaker's main job (demo conversation when there is no microphone)",
+        description="Listen and answer. With no audio device, plays the bundled demo conversation "
+        "through the whole pipeline and writes the replies to --out-dir.",
+    )
+    run.add_argument("--demo", action="store_true", help="play the bundled demo even if a microphone exists")
+    run.add_argument("--out-dir", type=Path, default=Path("out"), help="where reply WAVs go (default ./out)")
+    run.add_argument("--json", action="store_true", help="print each turn's trace as one JSON line")
+    run.set_defaults(handler=_run_main_job)
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).add_commands(commands, common)
+    return parser
+
+
+def _settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise SettingsError(f"--set {item!r}: write it as SECTION.FIELD=VALUE")
+        overrides[key.strip()] = value.strip()
+    config = args.config
+    if config is None and Path("edge.toml").is_file():
+        config = Path("edge.toml")
+    return load_settings(config, overrides=overrides)
+
+
+def _ask_usage_problem(args: argparse.Namespace) -> str | None:
+    if args.batch is not None:
+        if args.text is not None or args.wav:
+            return "with --batch, the requests come from the file: give no TEXT, and --wav without a FILE"
+        return None
+    if (args.text is None) == (not args.wav):
+        return "give the request as TEXT or as --wav FILE (or many with --batch FILE)"
+    return None
+
+
+def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    problem = _ask_usage_problem(args)
+    if problem is not None:
+        print(f"edge ask: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    as_wav = args.wav is not None
+    if args.batch is not None:
+        requests = _batch_requests(args.batch)
+    else:
+        requests = iter([(args.wav if as_wav else args.text, None)])
+    pipeline = _load_pipeline(settings, with_asr=as_wav)
+    if pipeline is None:
+        return EXIT_FAILED
+    failures = 0
+    try:
+        for number, (request, problem) in enumerate(requests, start=1):
+            result = _one_turn(pipeline, request, problem, as_wav=as_wav)
+            failures += result.error is not None
+            _report(result, args.json)
+            out = _reply_path(args.out, number, batch=args.batch is not None)
+            if out is not None and result.reply_audio is not None:
+                _write_reply(out, result)
+    finally:
+        pipeline.close()
+    return EXIT_FAILED if failures and not args.batch else 0
+
+
+def _one_turn(pipeline, request, problem: str | None, as_wav: bool):
+    from edge.events import Error
+
+    if problem is None and isinstance(request, str) and _has_undecodable_bytes(request):
+        problem = "the request text is not valid UTF-8"
+    if problem is not None:
+        return pipeline.failed_turn({"input": str(request)}, Error(text=problem, code="bad-input"))
+    if as_wav:
+        return pipeline.run_wav(Path(request))
+    return pipeline.run_text(request)
+
+
+def _batch_requests(path: Path) -> Iterator[tuple[str, str | None]]:
+    """Lines of a batch file; a line that is not UTF-8 comes with a problem instead of text."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        yield str(path), f"cannot read batch file {path}: {error.strerror}"
+        return
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            text = line.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            yield f"{path}:{number}", f"{path} line {number} is not valid UTF-8"
+            continue
+        if text and not text.startswith("#"):
+            yield text, None
+
+
+def _has_undecodable_bytes(text: str) -> bool:
+    """argv bytes that were not UTF-8 arrive as lone surrogates (PEP 383)."""
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def _load_pipeline(settings: Settings, with_asr: bool):
+    from edge.pipeline import Pipeline
+
+    try:
+        return Pipeline.load(settings, with_asr=with_asr)
+    except Exception as error:  # model loading failures all reach the user as one line
+        logger.debug("pipeline load failed", exc_info=True)
+        print(f"edge: cannot start: {error}", file=sys.stderr)
+        return None
+
+
+def _reply_path(out: Path | None, number: int, batch: bool) -> Path | None:
+    if out is None:
+        return None
+    return out / f"reply-{number:04d}.wav" if batch else out
+
+
+def _write_reply(path: Path, result) -> None:
+    from edge.audio.wavio import write_wav
+
+    write_wav(path, result.reply_audio.samples, result.reply_audio.sample_rate)
+    result.trace["reply_wav"] = str(path)
+
+
+def _report(result, as_json: bool) -> None:
+    trace = result.trace
+    if as_json:
+        print(json.dumps(trace, ensure_ascii=False), flush=True)
+        return
+    if "error" in trace:
+        print(f"edge: {trace['error']['text']}", file=sys.stderr)
+        return
+    stages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in trace["stages_ms"].items())
+    print(f"you:    {trace.get('transcript')!s}")
+    if trace.get("intent"):
+        print(f"intent: {trace['intent']} ({trace['confidence']:.2f}) {trace.get('slots') or ''}")
+    print(f"reply:  {trace['reply']}")
+    print(f"timing: {stages}", flush=True)
+
+
+def _run_main_job(args: argparse.Namespace, settings: Settings) -> int:
+    from edge.demo import demo_turns
+
+    if not args.demo:
+        if _microphone_available():
+            print("edge run: a microphone is present, but the live listening loop is not built yet; "
+                  "`edge run --demo` plays the bundled demo conversation instead.")
+            return 0
+        print("edge run: no microphone found; playing the bundled demo conversation.")
+    pipeline = _load_pipeline(settings, with_asr=True)
+    if pipeline is None:
+        return EXIT_FAILED
+    failures = 0
+    try:
+        for number, turn in enumerate(demo_turns(), start=1):
+            result = pipeline.run_wav(turn.wav)
+            out = args.out_dir / f"reply-{number:02d}-{turn.wav.stem}.wav"
+            _write_reply(out, result)
+            failures += result.error is not None
+            if not args.json:
+                print(f"\n[{number}] {turn.wav.name}")
+            _report(result, args.json)
+    finally:
+        pipeline.close()
+    if not args.json:
+        print(f"\nreplies written to {args.out_dir}/")
+    return EXIT_FAILED if failures else 0
+
+
+def _microphone_available() -> bool:
+    """True when PortAudio (the optional `audio` extra) sees an input device."""
+    try:
+        import sounddevice
+    except (ImportError, OSError):  # not installed, or PortAudio missing
+        return False
+    try:
+        return any(device["max_input_channels"] > 0 for device in sounddevice.query_devices())
+    except Exception:  # PortAudio errors have no common base class
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
