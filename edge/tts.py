@@ -66,6 +66,10 @@ class PiperTts:
         for chunk in self._voice.synthesize(text, syn_config=self._config):
             yield SpeechAudio(chunk.audio_int16_array, chunk.sample_rate)
 
+    def phoneme_count(self, text: str) -> int:
+        """How many phonemes the voice will speak for `text` (speech lasts about 55 ms each)."""
+        return sum(len(sentence) for sentence in self._voice.phonemize(text))
+
     def synthesize_all(self, text: str) -> SpeechAudio:
         pieces = [piece.samples for piece in self.synthesize(text)]
         samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)

@@ -48,9 +48,9 @@ def test_demo_turn_transcript_intent_and_reply_audio(pipeline, english_normalize
     assert trace["route"] == "local"
     sample_width, channels, seconds = reply_wav_facts(result)
     assert (sample_width, channels) == (2, 1)
-    # Piper speaks about 12-18 characters a second; the reply audio must fit its text.
-    expected_seconds = len(trace["reply"]) / 15
-    assert 0.5 * expected_seconds < seconds < 2.0 * expected_seconds, (trace["reply"], seconds)
+    # The bundled voice speaks about 50-60 ms per phoneme: the audio must fit the reply's text.
+    expected_seconds = pipeline.tts.phoneme_count(trace["reply"]) * 0.055
+    assert 0.6 * expected_seconds < seconds < 1.6 * expected_seconds, (trace["reply"], seconds)
     assert seconds == pytest.approx(trace["reply_audio_seconds"], abs=0.01)
     for mark in ("end_of_speech", "asr_done", "nlu_done", "first_reply_audio"):
         assert mark in trace["timestamps_ms"]
