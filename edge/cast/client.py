@@ -1,0 +1,134 @@
+"""The speaker's side of the companion protocol: pairing over HTTP, cards over a WebSocket.
+
+`ScreenLink` keeps one authenticated WebSocket per companion and delivers a card as
+`{"type": "card", "id", "card"}`, returning the companion's ack. A link that went stale (the
+companion restarted) is reopened once; a companion that is gone raises `ScreenGone`, one that
+refuses raises `DeliveryRefused` (`NotPaired` for 401/403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+
+from edge.cast.discovery import Screen
+from edge.cast.protocol import AUTH_SCHEME
+from edge.events import Card, encode_event
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A card did not reach a screen."""
+
+
+class ScreenGone(DeliveryError):
+    """The screen did not answer, or went away before acknowledging."""
+
+
+class DeliveryRefused(DeliveryError):
+    """The screen answered with an error (the message is its explanation)."""
+
+
+class NotPaired(DeliveryRefused):
+    """The screen does not know this speaker: pair them (`edge pair NAME CODE`)."""
+
+
+class PairingFailed(Exception):
+    """The screen refused the pairing code, or could not be reached."""
+
+
+def card_message(card: Card, message_id: str) -> str:
+    data = json.loads(encode_event(card))["data"]
+    return json.dumps({"type": "card", "id": message_id, "card": data}, ensure_ascii=False)
+
+
+async def pair_with(session: Any, screen: Screen, code: str, speaker_id: str, speaker_name: str) -> dict[str, Any]:
+    """Send the code shown on `screen`; return {"token", "id", "name", "room"}."""
+    import aiohttp
+
+    body = {"code": code, "speaker_id": speaker_id, "speaker_name": speaker_name}
+    try:
+        async with session.post(f"{screen.base_url}/api/pair", json=body) as response:
+            answer = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        raise PairingFailed(f"cannot reach {screen.name} at {screen.base_url}: {error}") from error
+    if response.status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+        text = answer.get("text") if isinstance(answer, dict) else None
+        raise PairingFailed(f"{screen.name} refused pairing ({response.status}): {text or 'no reason given'}")
+    if answer.get("id") != screen.screen_id:
+        raise PairingFailed(f"{screen.name} answered with another companion id: pair again")
+    return answer
+
+
+class ScreenLink:
+    """One WebSocket to one companion; one delivery at a time."""
+
+    def __init__(self, session: Any, screen: Screen, token: str):
+        self.session = session
+        self.screen = screen
+        self.token = token
+        self._socket = None
+        self._lock = asyncio.Lock()
+
+    async def deliver(self, card: Card, timeout: float) -> dict[str, Any]:
+        """Send one card and wait for its ack; raise a DeliveryError subclass on failure."""
+        message_id = uuid.uuid4().hex[:12]
+        text = card_message(card, message_id)
+        async with self._lock:
+            try:
+                async with asyncio.timeout(timeout):
+                    try:
+                        return await self._exchange(text, message_id, reuse=True)
+                    except ScreenGone:
+                        if self._socket is None:
+                            raise
+                        await self.close()  # a stale socket from before a restart: one fresh try
+                        return await self._exchange(text, message_id, reuse=False)
+            except TimeoutError as error:
+                await self.close()
+                raise ScreenGone(f"{self.screen.name} did not acknowledge within {timeout:g} s") from error
+
+    async def _exchange(self, text: str, message_id: str, reuse: bool) -> dict[str, Any]:
+        import aiohttp
+
+        if self._socket is None or self._socket.closed or not reuse:
+            await self._connect()
+        try:
+            await self._socket.send_str(text)
+            while True:
+                frame = await self._socket.receive()
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    raise ScreenGone(f"{self.screen.name} closed the connection before acknowledging")
+                reply = json.loads(frame.data)
+                if reply.get("id") != message_id:
+                    continue  # an answer to an earlier, timed-out delivery
+                if reply.get("type") == "error":
+                    raise DeliveryRefused(f"{self.screen.name} refused the card: {reply.get('text')}")
+                return reply
+        except (aiohttp.ClientError, ConnectionError, ValueError) as error:
+            raise ScreenGone(f"lost {self.screen.name} mid-delivery: {error}") from error
+
+    async def _connect(self) -> None:
+        import aiohttp
+
+        await self.close()
+        headers = {"Authorization": f"{AUTH_SCHEME} {self.token}"}
+        try:
+            self._socket = await self.session.ws_connect(
+                f"{self.screen.base_url}/api/ws", headers=headers, heartbeat=5.0, max_msg_size=0,
+            )
+        except aiohttp.WSServerHandshakeError as error:
+            if error.status in (401, 403):
+                raise NotPaired(f"{self.screen.name} does not know this speaker: edge pair {self.screen.name!r} CODE") from error
+            raise DeliveryRefused(f"{self.screen.name} refused the connection ({error.status})") from error
+        except (aiohttp.ClientError, ConnectionError) as error:
+            raise ScreenGone(f"cannot reach {self.screen.name} at {self.screen.base_url}: {error}") from error
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            socket, self._socket = self._socket, None
+            await socket.close()

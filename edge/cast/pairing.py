@@ -1,0 +1,161 @@
+"""Pairing: a short code shown on the screen, exchanged once for a token kept on both sides.
+
+The companion shows a 6-digit code (on its page and in its log). The speaker sends that code
+with its id and name to `POST /api/pair` and gets a random token back; from then on every card
+carries `Authorization: Bearer TOKEN`. The companion keeps only the token's SHA-256 (in
+`paired-speakers.json`), the speaker keeps the token (in `screens.json`), both under
+`cast.state_dir`, written atomically with mode 0600. Five wrong codes in a row replace the code,
+and so does a successful pairing, so a code is good for one speaker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+CODE_DIGITS = 6
+MAX_FAILED_CODES = 5
+COMPANION_FILE = "paired-speakers.json"
+SPEAKER_FILE = "screens.json"
+
+
+class PairingError(Exception):
+    """Pairing failed or a pairing file is unusable; the message says what to do."""
+
+
+def state_path(state_dir: str) -> Path:
+    return Path(state_dir).expanduser()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise PairingError(f"cannot read {path}: {error}; delete it and pair the screens again") from error
+    if not isinstance(data, dict):
+        raise PairingError(f"{path} is not a JSON object; delete it and pair the screens again")
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class PairingCode:
+    """The code a companion shows; replaced after `ttl_seconds`, after use, or after 5 wrong tries."""
+
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._failures = 0
+        self.rotate()
+
+    def rotate(self) -> str:
+        self._code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+        self._issued = self._clock()
+        self._failures = 0
+        return self._code
+
+    def current(self) -> str:
+        if self._clock() - self._issued > self._ttl:
+            self.rotate()
+        return self._code
+
+    def check(self, code: str) -> bool:
+        """True for the shown code (which is then replaced); wrong codes count towards a new one."""
+        typed = "".join(char for char in str(code) if char.isdigit())
+        if hmac.compare_digest(typed.encode(), self.current().encode()):
+            self.rotate()
+            return True
+        self._failures += 1
+        if self._failures >= MAX_FAILED_CODES:
+            logger.warning("%d wrong pairing codes: showing a new code", self._failures)
+            self.rotate()
+        return False
+
+
+class PairedSpeakers:
+    """The companion's side: its own stable id and the hashed tokens of the speakers it trusts."""
+
+    def __init__(self, state_dir: str):
+        self.path = state_path(state_dir) / COMPANION_FILE
+        self._data = _read_json(self.path)
+        if not isinstance(self._data.get("companion_id"), str) or not isinstance(self._data.get("speakers"), dict):
+            self._data = {"companion_id": uuid.uuid4().hex, "speakers": self._data.get("speakers", {}) or {}}
+            _write_json(self.path, self._data)
+
+    @property
+    def companion_id(self) -> str:
+        return self._data["companion_id"]
+
+    def add(self, speaker_id: str, speaker_name: str) -> str:
+        token = secrets.token_urlsafe(32)
+        self._data["speakers"][speaker_id] = {
+            "name": speaker_name, "token_sha256": _digest(token), "paired_at": int(time.time()),
+        }
+        _write_json(self.path, self._data)
+        return token
+
+    def speaker_for(self, token: str) -> str | None:
+        """The name of the paired speaker holding `token`, or None."""
+        digest = _digest(token).encode()
+        for entry in self._data["speakers"].values():
+            if hmac.compare_digest(digest, str(entry.get("token_sha256", "")).encode()):
+                return str(entry.get("name", ""))
+        return None
+
+    def __len__(self) -> int:
+        return len(self._data["speakers"])
+
+
+class ScreenTokens:
+    """The speaker's side: its own stable id and one token per paired companion id."""
+
+    def __init__(self, state_dir: str):
+        self.path = state_path(state_dir) / SPEAKER_FILE
+        self._data = _read_json(self.path)
+        if not isinstance(self._data.get("speaker_id"), str) or not isinstance(self._data.get("screens"), dict):
+            self._data = {"speaker_id": uuid.uuid4().hex, "screens": self._data.get("screens", {}) or {}}
+            _write_json(self.path, self._data)
+
+    @property
+    def speaker_id(self) -> str:
+        return self._data["speaker_id"]
+
+    def token_for(self, companion_id: str) -> str | None:
+        entry = self._data["screens"].get(companion_id)
+        return entry.get("token") if isinstance(entry, dict) else None
+
+    def save(self, companion_id: str, name: str, token: str) -> None:
+        self._data["screens"][companion_id] = {"name": name, "token": token, "paired_at": int(time.time())}
+        _write_json(self.path, self._data)
+
+    def paired_ids(self) -> set[str]:
+        return set(self._data["screens"])

@@ -1,0 +1,154 @@
+"""A sanitised card as the page's view model: markdown parsed into a tree of allowed elements.
+
+The page never parses HTML: it builds each node with `document.createElement(tag)` for a tag
+on the allow-list below and puts every string in with `textContent`. Raw HTML in the markdown
+stays literal text (markdown-it with `html` off), `javascript:` and other non-web links become
+plain text, markdown images become their alt text (the card has its own image field), and
+nothing in a tree can carry an attribute except a link's checked `href`.
+
+A node is a string (text) or `{"t": tag, "c": [children]}`, with `"href"` on links.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import time
+from typing import Any
+
+from edge.cast.card import image_type
+from edge.events import Card
+
+BLOCK_TAGS = {
+    "paragraph": "p", "bullet_list": "ul", "ordered_list": "ol", "list_item": "li", "blockquote": "blockquote",
+    "table": "table", "thead": "thead", "tbody": "tbody", "tr": "tr", "th": "th", "td": "td",
+    "strong": "strong", "em": "em", "s": "s", "link": "a",
+}
+ALLOWED_TAGS = frozenset(BLOCK_TAGS.values()) | {"h3", "h4", "h5", "pre", "code", "hr", "br"}
+SAFE_LINK_PREFIXES = ("https://", "http://", "mailto:")
+MAX_DEPTH = 24  # deeper nesting is flattened to text
+
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """One markdown parser per process, built on first use (no work at import time)."""
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError as error:
+        raise ImportError("rendering cards needs markdown-it-py: pip install -e '.[cast]'") from error
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    return parser.enable(["table", "strikethrough"])
+
+
+def markdown_tree(text: str) -> list[Any]:
+    """The markdown body as a list of nodes (see the module docstring)."""
+    if not text.strip():
+        return []
+    root: dict[str, Any] = {"t": "root", "c": []}
+    _append_tokens(root, _parser().parse(text))
+    return root["c"]
+
+
+def _heading_tag(tag: str) -> str:
+    level = int(tag[1]) if len(tag) == 2 and tag[1].isdigit() else 6
+    return f"h{min(max(level + 2, 3), 5)}"  # h1 → h3: the card title is the page's big heading
+
+
+def _append_tokens(root: dict[str, Any], tokens: list[Any]) -> None:
+    stack = [root]
+    for token in tokens:
+        parent = stack[-1]
+        if token.nesting == 1:
+            node = _open_node(token)
+            if len(stack) > MAX_DEPTH:
+                node = {"t": "span-flat", "c": []}
+            parent["c"].append(node)
+            stack.append(node)
+        elif token.nesting == -1:
+            if len(stack) > 1:
+                stack.pop()
+        elif token.type == "inline":
+            _append_tokens(parent, token.children or [])
+        else:
+            _append_leaf(parent, token)
+    _flatten_unknown(root)
+
+
+def _open_node(token: Any) -> dict[str, Any]:
+    base = token.type[: -len("_open")] if token.type.endswith("_open") else token.type
+    if base == "heading":
+        return {"t": _heading_tag(token.tag), "c": []}
+    tag = "span-flat" if token.hidden else BLOCK_TAGS.get(base, "span-flat")  # hidden: a tight list's <p>
+    node: dict[str, Any] = {"t": tag, "c": []}
+    if tag == "a":
+        href = str(token.attrGet("href") or "")
+        if href.lower().startswith(SAFE_LINK_PREFIXES):
+            node["href"] = href
+        else:
+            node["t"] = "span-flat"  # the link text stays, the link goes
+    return node
+
+
+def _append_leaf(parent: dict[str, Any], token: Any) -> None:
+    kind = token.type
+    if kind in ("text", "html_inline", "html_block"):
+        _add_text(parent, token.content)
+    elif kind == "code_inline":
+        parent["c"].append({"t": "code", "c": [token.content]})
+    elif kind in ("fence", "code_block"):
+        parent["c"].append({"t": "pre", "c": [{"t": "code", "c": [token.content]}]})
+    elif kind == "softbreak":
+        _add_text(parent, " ")
+    elif kind == "hardbreak":
+        parent["c"].append({"t": "br", "c": []})
+    elif kind == "hr":
+        parent["c"].append({"t": "hr", "c": []})
+    elif kind == "image":
+        _add_text(parent, token.content or "")
+
+
+def _add_text(parent: dict[str, Any], text: str) -> None:
+    children = parent["c"]
+    if children and isinstance(children[-1], str):
+        children[-1] += text
+    elif text:
+        children.append(text)
+
+
+def _flatten_unknown(node: dict[str, Any]) -> None:
+    """Replace every non-allowed node by its children, so only ALLOWED_TAGS remain."""
+    flat: list[Any] = []
+    for child in node["c"]:
+        if isinstance(child, str):
+            _add_text({"c": flat}, child)
+            continue
+        _flatten_unknown(child)
+        if child["t"] in ALLOWED_TAGS:
+            flat.append(child)
+        else:
+            for grandchild in child["c"]:
+                if isinstance(grandchild, str):
+                    _add_text({"c": flat}, grandchild)
+                else:
+                    flat.append(grandchild)
+    node["c"] = flat
+
+
+def card_view(card: Card, card_id: str, received: float | None = None) -> dict[str, Any]:
+    """What the page gets for one sanitised card."""
+    image = None
+    if card.image:
+        image = f"data:{image_type(card.image)};base64,{base64.b64encode(card.image).decode('ascii')}"
+    elif card.image_url:
+        image = card.image_url
+    return {
+        "id": card_id,
+        "received": received if received is not None else time.time(),
+        "title": card.title,
+        "body": markdown_tree(card.body),
+        "table": card.table,
+        "items": card.items,
+        "image": image,
+        "chart": card.chart or None,
+    }
