@@ -1,0 +1,144 @@
+"""A satellite simulator: streams a WAV to a Wyoming server as a satellite would after its wake word.
+
+    python -m firmware_bridge.simulator --server tcp://127.0.0.1:10700 --wav request.wav --out reply.wav
+    edge satellite --server tcp://127.0.0.1:10700 --wav request.wav --speed 4
+
+It says hello (`info` with its name and room), waits for `run-satellite`, sends `run-pipeline`
+(asr → tts), streams the audio in chunks at real time (or `--speed` times faster), sends
+`audio-stop`, and collects the transcript, the reply text and the reply audio. Latency is from
+the moment audio-stop is written to the first reply audio chunk received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.audio.wavio import float_to_int16, read_request_audio
+from firmware_bridge.client import WyomingClient
+from firmware_bridge.info import satellite_info
+from firmware_bridge.wyoming.events import (
+    AudioChunk,
+    AudioStart,
+    AudioStop,
+    Error,
+    RunPipeline,
+    RunSatellite,
+    Synthesize,
+    Transcript,
+)
+
+SAMPLE_RATE = 16000  # hertz, what the simulator streams
+
+
+class SatelliteTurnError(Exception):
+    """The server did not complete the turn (it closed, stalled, or sent an error)."""
+
+
+@dataclass
+class TurnReport:
+    transcript: str | None = None
+    reply: str | None = None
+    reply_audio: bytearray = field(default_factory=bytearray)  # int16 mono at reply_rate
+    reply_rate: int = 0  # hertz
+    latency_seconds: float | None = None  # audio-stop sent → first reply audio chunk
+    error: Error | None = None  # e.g. code "answered-elsewhere"
+    events: list[str] = field(default_factory=list)  # event types received, in order
+
+    @property
+    def answered(self) -> bool:
+        return self.error is None and self.latency_seconds is not None
+
+
+def wav_request_pcm(path: Path, gain: float = 1.0) -> bytes:
+    """A WAV (any rate, mono or not) as the 16 kHz int16 mono PCM a satellite microphone gives."""
+    audio = read_request_audio(path, SAMPLE_RATE)
+    return float_to_int16(np.clip(audio.samples * gain, -1.0, 1.0)).astype("<i2").tobytes()
+
+
+async def stream_request(client: WyomingClient, pcm: bytes, speed: float = 1.0, samples_per_chunk: int = 1024,
+                         send_stop: bool = True) -> float:
+    """Stream PCM as a satellite would; return the perf_counter time audio-stop (or the last chunk) went out."""
+    await client.send(RunPipeline(start_stage="asr", end_stage="tts", wake_word_name="okay_nabu"),
+                      AudioStart(rate=SAMPLE_RATE, width=2, channels=1, timestamp=0))
+    step = samples_per_chunk * 2
+    started = time.perf_counter()
+    for offset in range(0, len(pcm), step):
+        timestamp = offset // 2 * 1000 // SAMPLE_RATE
+        await client.send(AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, timestamp=timestamp, audio=pcm[offset : offset + step]))
+        if speed > 0:
+            due = started + (offset + step) / 2 / SAMPLE_RATE / speed
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    if send_stop:
+        await client.send(AudioStop(timestamp=len(pcm) // 2 * 1000 // SAMPLE_RATE))
+    return time.perf_counter()
+
+
+async def collect_reply(client: WyomingClient, report: TurnReport, stopped_at: float, timeout_seconds: float) -> TurnReport:
+    """Read the server's answer until audio-stop, or an error that refuses the request."""
+    while True:
+        event = await client.receive(timeout_seconds)
+        if event is None:
+            raise SatelliteTurnError("the server closed the connection before answering")
+        report.events.append(event.type)
+        if _note(report, event, stopped_at):
+            return report
+
+
+def _note(report: TurnReport, event, stopped_at: float) -> bool:
+    """Record one event of the answer; True when the answer is complete."""
+    if isinstance(event, Transcript):
+        report.transcript = event.text
+    elif isinstance(event, Synthesize):
+        report.reply = event.text
+    elif isinstance(event, AudioStart):
+        report.reply_rate = event.rate
+    elif isinstance(event, AudioChunk):
+        if report.latency_seconds is None:
+            report.latency_seconds = time.perf_counter() - stopped_at
+        report.reply_audio += event.audio
+    elif isinstance(event, Error):
+        report.error = event
+        return report.transcript is None  # refused (answered-elsewhere, busy…): no reply follows
+    return isinstance(event, AudioStop)
+
+
+async def hello(client: WyomingClient, name: str, room: str | None, timeout_seconds: float) -> list:
+    """Say who we are; return what the server sent up to run-satellite (a resumed reply follows it)."""
+    await client.send(satellite_info(name, room))
+    seen = []
+    while True:
+        event = await client.receive(timeout_seconds)
+        if event is None:
+            raise SatelliteTurnError("the server closed the connection during hello")
+        seen.append(event)
+        if isinstance(event, RunSatellite):
+            return seen
+        if isinstance(event, Error):
+            raise SatelliteTurnError(f"server refused the satellite: {event.text}")
+
+
+async def run_turn(host: str, port: int, pcm: bytes, name: str = "simulator", room: str | None = None,
+                   speed: float = 1.0, samples_per_chunk: int = 1024, timeout_seconds: float = 60.0) -> TurnReport:
+    """One whole satellite turn on a fresh connection."""
+    client = await WyomingClient.connect(host, port)
+    try:
+        await hello(client, name, room, timeout_seconds)
+        stopped_at = await stream_request(client, pcm, speed, samples_per_chunk)
+        return await collect_reply(client, TurnReport(), stopped_at, timeout_seconds)
+    finally:
+        await client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from firmware_bridge.cli import simulator_main
+
+    return simulator_main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
