@@ -109,7 +109,8 @@ def test_failing_skill_is_contained(intent, caplog):
     registry = SkillRegistry([Echo(), Broken()])
     with caplog.at_level(logging.ERROR, logger="edge.skills"):
         reply = registry.handle(request(intent))
-    assert reply == SkillReply(text="Sorry, something went wrong with the broken skill.", skill="broken")
+    assert (reply.text, reply.skill) == ("Sorry, something went wrong with the broken skill.", "broken")
+    assert reply.error  # for the turn trace
     assert len(caplog.records) == 1
     assert caplog.records[0].exc_info is not None  # logged with the traceback
     assert registry.handle(request("general_repeat", "still here")).text == "still here"

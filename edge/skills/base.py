@@ -1,8 +1,13 @@
 """What a skill is: it takes a recognised intent and answers it.
 
 A skill declares which intents it handles and returns a `SkillReply` (what to say, an optional
-card for a screen). Skills get their settings and a clock in their constructor, so tests can
-run them at a fixed time against a throw-away database.
+card for a screen, an optional follow-up question). Skills get their settings and a clock in
+their constructor, so tests can run them at a fixed time against a throw-away database.
+
+A skill may also carry a `spec` (edge/skills/spec.py): its intents declared in YAML with sample
+sentences, slot types and the question to ask for each required slot. The dialogue layer
+(edge/conversation) uses it to fill slots over several turns before the skill is called, and
+`collect_skill_examples()` turns it into training data for the intent model.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from edge.skills.spec import SkillSpec
 
 
 class SkillError(Exception):
@@ -24,6 +32,10 @@ class SkillRequest:
     raw_text: str  # what the user said, as transcribed or typed
     slots: dict[str, str] = field(default_factory=dict)  # slot type -> value, from the intent model
     now: datetime | None = None  # time of the request (timezone-aware); None means "now"
+    values: dict[str, Any] = field(default_factory=dict)  # slot name -> parsed value (declared skills)
+    user: str = "default"  # whose facts, lists and reminders
+    confirmed: bool = False  # the user said yes to the action this skill proposed (costs money)
+    state: dict[str, Any] = field(default_factory=dict)  # what the skill's previous reply kept (`SkillReply.state`)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,15 @@ class SkillReply:
     text: str  # what the speaker says
     card: dict[str, Any] | None = None  # rich answer for a screen (see edge/events.py Card)
     skill: str = ""  # name of the skill that answered; filled in by the registry
+    ask_slot: str = ""  # the reply asks for this slot; the next utterance answers it (no wake word needed)
+    confirm: bool = False  # the reply proposes an action and asks yes/no; "yes" calls again with confirmed=True
+    state: dict[str, Any] = field(default_factory=dict)  # kept for the next call of the same request (e.g. the offer)
+    error: str = ""  # set by the registry when the skill failed or timed out (for the trace, not spoken)
+
+    @property
+    def expects_follow_up(self) -> bool:
+        """The reply asked a question: the live loop should listen without waiting for the wake word."""
+        return bool(self.ask_slot) or self.confirm
 
 
 class Skill(abc.ABC):
@@ -38,6 +59,22 @@ class Skill(abc.ABC):
 
     name: ClassVar[str]
     intents: ClassVar[tuple[str, ...]]
+    spec: SkillSpec | None = None  # declared intents (sentences, slots); None: the intent model alone routes here
+
+    def available(self, intent: str) -> bool:
+        """False when the skill has nothing useful to say right now (e.g. no provider configured), so a
+        sentence match does not take the request away from a better route (the cloud tier)."""
+        return True
+
+    def slot_words(self, intent: str, text: str) -> dict[str, str]:
+        """Slot words the skill can read from the normalised text itself, for a request that reached it
+        through the intent model (whose slot names do not cover the skill's own slots). Default: none."""
+        return {}
+
+    def accepts(self, intent: str, values: dict[str, Any]) -> bool:
+        """Whether a sentence match with these slot values (name -> SlotValue) is really for this skill;
+        False lets the intent model decide instead. Default: `available(intent)`."""
+        return self.available(intent)
 
     @abc.abstractmethod
     def handle(self, request: SkillRequest) -> SkillReply:
