@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint bench model demo-wavs clean
+.PHONY: run test lint bench bench-live model demo-wavs clean chromium whisper-onnx mosquitto
 
 # The device runtime only: no torch.
 $(VENV)/.runtime: pyproject.toml
@@ -13,19 +13,46 @@ $(VENV)/.runtime: pyproject.toml
 	$(PIP) install -e .
 	touch $@
 
-# Training/export extra and test tools on top (torch==2.13.0, CPU build).
+# Training/export extra and test tools on top (torch==2.13.0, CPU build). offline-llm compiles
+# llama-cpp-python from its sdist the first time (about 7 minutes on 2 cores); pip's wheel cache
+# (~/.cache/pip) keeps the built wheel, so later installs of the same pinned version take seconds.
 $(VENV)/.test: $(VENV)/.runtime
-	$(PIP) install -e '.[distill,test,cast,bridge,llm]'
+	$(PIP) install -e '.[distill,test,cast,bridge,llm,offline-llm,skills]'
 	touch $@
 
 run: $(VENV)/.runtime
 	$(VENV)/bin/edge run
 
-test: $(VENV)/.test
+test: $(VENV)/.test chromium whisper-onnx mosquitto
 	$(PY) -m pytest -q
+
+# The fast ASR path: the bundled Whisper tiny.en exported to ONNX INT8 (needs torch, so the test
+# extra) into ~/.cache/edge/whisper-onnx/; a no-op when it is up to date. Without it, asr.engine
+# onnx-whisper falls back to faster-whisper (and says so).
+whisper-onnx: $(VENV)/.test
+	$(PY) -m distill.whisper_export
+
+# Debian's chromium for the companion-page tests (Playwright is pointed at it; it never downloads
+# a browser). Installed only when missing; without it those tests skip and say why.
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium >/dev/null; } || echo "make: could not install chromium (not root?); the browser tests will skip"
+
+# Debian's mosquitto MQTT broker for the smart-home tests (each test starts its own on a free
+# port). Installed only when missing; without it those tests skip and say why.
+mosquitto:
+	@test -x /usr/sbin/mosquitto || command -v mosquitto >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; } || \
+		echo "make: could not install mosquitto (not root?); the MQTT tests will skip"
 
 bench: $(VENV)/.test
 	$(PY) -m bench.turn_latency
+
+# The live loop's benchmarks: ASR speed and WER, end of speech to first audio, wake word accuracy.
+bench-live: $(VENV)/.test whisper-onnx
+	$(PY) -m bench.asr_speed
+	$(PY) -m bench.live_latency
+	$(PY) -m bench.wakeword
 
 # Rebuild the shipped intent model bundle (about 10 minutes on 2 cores).
 model: $(VENV)/.test

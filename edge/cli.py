@@ -20,7 +20,7 @@ EXIT_FAILED = 1
 
 # Modules that add subcommands: each has `add_commands(commands, common)` which adds parsers
 # to the `commands` subparsers (with `parents=[common]`) and sets `handler=fn(args, settings) -> int`.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("firmware_bridge.cli", "edge.llm_cli", "edge.cast.cli", "edge.skills.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,10 +66,15 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", parents=[common], help="the speaker's main job (demo conversation when there is no microphone)",
-        description="Listen and answer. With no audio device, plays the bundled demo conversation "
-        "through the whole pipeline and writes the replies to --out-dir.",
+        description="Listen and answer: with a microphone, the live loop (wake word, VAD, ASR, streamed "
+        "replies, barge-in); with --input FILE, the same loop over a recording; with no audio device, "
+        "plays the bundled demo conversation through the whole pipeline. Replies go to --out-dir.",
     )
     run.add_argument("--demo", action="store_true", help="play the bundled demo even if a microphone exists")
+    run.add_argument(
+        "--input", type=Path, metavar="FILE",
+        help="run the live loop (wake word, VAD, ASR, replies) over this recording as if it were the microphone",
+    )
     run.add_argument("--out-dir", type=Path, default=Path("out"), help="where reply WAVs go (default ./out)")
     run.add_argument("--json", action="store_true", help="print each turn's trace as one JSON line")
     run.set_defaults(handler=_run_main_job)
@@ -119,10 +124,10 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
         for number, (request, problem) in enumerate(requests, start=1):
             result = _one_turn(pipeline, request, problem, as_wav=as_wav)
             failures += result.error is not None
-            _report(result, args.json)
             out = _reply_path(args.out, number, batch=args.batch is not None)
             if out is not None and result.reply_audio is not None:
-                _write_reply(out, result)
+                _write_reply(out, result)  # before the report, so the trace names the reply WAV
+            _report(result, args.json)
     finally:
         pipeline.close()
     return EXIT_FAILED if failures and not args.batch else 0
@@ -205,12 +210,17 @@ def _report(result, as_json: bool) -> None:
 def _run_main_job(args: argparse.Namespace, settings: Settings) -> int:
     from edge.demo import demo_turns
 
+    if args.input is not None:
+        from edge.live_cli import run_file
+
+        return run_file(args, settings)
     if not args.demo:
         if _microphone_available():
-            print("edge run: a microphone is present, but the live listening loop is not built yet; "
-                  "`edge run --demo` plays the bundled demo conversation instead.")
-            return 0
-        print("edge run: no microphone found; playing the bundled demo conversation.")
+            from edge.live_cli import run_microphone
+
+            return run_microphone(args, settings)
+        print("edge run: no microphone found; playing the bundled demo conversation "
+              "(`edge run --input FILE.wav` runs the live loop over a recording).")
     pipeline = _load_pipeline(settings, with_asr=True)
     if pipeline is None:
         return EXIT_FAILED

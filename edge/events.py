@@ -92,7 +92,8 @@ class Card(Event):
     image_url: str | None = None
     table: list[list[str]] = field(default_factory=list)  # first row is the header
     items: list[str] = field(default_factory=list)
-    chart: dict[str, Any] = field(default_factory=dict)
+    chart: dict[str, Any] = field(default_factory=dict)  # {"kind": "bar"|"line", "labels": [...], "values": [...], "unit": ""}
+    image: bytes = b""  # PNG, JPEG, GIF or WebP bytes (base64 in JSON); shown instead of image_url
 
 
 @dataclass(frozen=True)

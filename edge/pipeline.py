@@ -1,5 +1,10 @@
 """One turn: audio or text in, spoken reply out, with a trace of what happened and when.
 
+After the intent model, the cascade (edge/cascade.py) routes the turn: a confident device
+command goes to its skill; an out-of-scope, world-knowledge or unsure request is escalated to
+the cloud LLM (or the offline tier) and its answer is spoken while it streams. The trace says
+which route was taken and why (`route`, `route_rule`, `route_reason`).
+
 The stages are blocking calls into loaded models; an async caller runs `Pipeline.run_*` in a
 worker thread (`await asyncio.to_thread(pipeline.run_audio, audio)`). A failing stage never
 escapes: it becomes an `Error` event, a spoken apology and an `error` entry in the trace.
@@ -18,11 +23,14 @@ import numpy as np
 
 from edge.asr import WhisperAsr
 from edge.audio.wavio import AudioInputError, RequestAudio, read_request_audio
+from edge.cascade import Cascade
 from edge.events import Card, Error, Event, IntentResult, Reply, Transcript
 from edge.nlu.runtime import IntentModel
+from edge.router import RouteDecision
 from edge.settings import Settings
 from edge.skills import SkillRegistry, builtin_skills
 from edge.skills.base import SkillRequest
+from edge.speech import SpokenReply
 from edge.tts import PiperTts, SpeechAudio
 
 logger = logging.getLogger(__name__)
@@ -52,20 +60,25 @@ class _TurnClock:
         self._start = time.perf_counter()
         self.marks: dict[str, float] = {"end_of_speech": 0.0}
 
-    def mark(self, name: str) -> float:
-        self.marks[name] = round((time.perf_counter() - self._start) * 1000, 2)
+    def mark(self, name: str, at: float | None = None) -> float:
+        """Record `name` now, or at `at` (a time.perf_counter() value)."""
+        self.marks[name] = round(((time.perf_counter() if at is None else at) - self._start) * 1000, 2)
         return self.marks[name]
 
 
 class Pipeline:
-    """The on-device turn: ASR → intent → skill → TTS. Models are loaded once, here."""
+    """The turn: ASR → intent → router → skill or LLM → TTS. Models are loaded once, here."""
 
-    def __init__(self, settings: Settings, asr: WhisperAsr | None, nlu: IntentModel, skills: SkillRegistry, tts: PiperTts):
+    def __init__(
+        self, settings: Settings, asr: WhisperAsr | None, nlu: IntentModel, skills: SkillRegistry, tts: PiperTts,
+        cascade: Cascade | None = None,
+    ):
         self.settings = settings
         self.asr = asr
         self.nlu = nlu
         self.skills = skills
         self.tts = tts
+        self.cascade = cascade or Cascade.load(settings, nlu.manifest, nlu.labels)
 
     @classmethod
     def load(cls, settings: Settings, with_asr: bool = True, clock: Callable | None = None) -> Pipeline:
@@ -75,6 +88,7 @@ class Pipeline:
 
     def close(self) -> None:
         self.skills.close()
+        self.cascade.close()
 
     def run_wav(self, path: Path) -> TurnResult:
         """A turn from an audio file; unreadable audio gives a trace with an error, not an exception."""
@@ -117,41 +131,69 @@ class Pipeline:
         if not transcript.text.strip():
             reply = Reply(text=NOT_HEARD, route="local", skill="")
             return self._speak({"transcript": ""}, events, reply, None, clock)
+        meant = self.cascade.correction(transcript.text)
+        request_text = meant or transcript.text
         try:
-            intent = self.nlu.predict(transcript.text)
+            intent = self.nlu.predict(request_text)
         except Exception as error:
             logger.exception("intent model failed")
             return self.failed_turn({"transcript": transcript.text}, Error(text=f"intent model failed: {error}", code="nlu-failed"), clock, events)
         clock.mark("nlu_done")
         events.append(intent)
+        trace = _intent_trace(transcript, intent)
+        if meant is not None:
+            trace["correction"] = self.cascade.record_correction(meant, intent)
+        decision = self.cascade.decide(intent)
+        trace.update(decision.trace())
+        if decision.escalate:
+            return self._escalate(request_text, intent, decision, trace, events, clock)
+        # Kept local by the router, the intent is trusted; with the router off, the bundle's threshold rules.
+        unsure = intent.out_of_scope and decision.rule == "router-disabled"
         skill_reply = self.skills.handle(
             SkillRequest(
-                intent=self.nlu.manifest.oos_label if intent.out_of_scope else intent.intent,
+                intent=self.nlu.manifest.oos_label if unsure else intent.intent,
                 text=intent.text,
-                raw_text=transcript.text,
+                raw_text=request_text,
                 slots=dict(intent.slots),
             )
         )
         clock.mark("skill_done")
         reply = Reply(text=skill_reply.text, route="local", skill=skill_reply.skill)
         card = Card(**skill_reply.card) if skill_reply.card else None
-        return self._speak(_intent_trace(transcript, intent), events, reply, card, clock)
+        result = self._speak(trace, events, reply, card, clock)
+        self.cascade.after_turn(request_text, intent, decision, reply)
+        return result
 
-    def _speak(self, trace: dict[str, Any], events: list[Event], reply: Reply, card: Card | None, clock: _TurnClock) -> TurnResult:
+    def _escalate(
+        self, text: str, intent: IntentResult, decision: RouteDecision, trace: dict[str, Any], events: list[Event], clock: _TurnClock,
+    ) -> TurnResult:
+        """Ask the cloud (or the offline tier) and speak the answer as it streams."""
+        spoken = SpokenReply(self.tts, on_first_audio=lambda: clock.mark("first_reply_audio"))
+        try:
+            answered = self.cascade.answer(text, decision, spoken, clock.mark)
+        except Exception as error:  # e.g. the privacy ledger cannot be written: then nothing is sent
+            logger.exception("escalation failed")
+            return self.failed_turn(trace, Error(text=f"escalation failed: {error}", code="escalation-failed"), clock, events)
+        trace.update(answered.trace)
+        result = self._speak(trace, events, answered.reply, answered.card, clock, spoken)
+        self.cascade.after_turn(text, intent, decision, answered.reply, answered.answer)
+        return result
+
+    def _speak(
+        self, trace: dict[str, Any], events: list[Event], reply: Reply, card: Card | None, clock: _TurnClock,
+        spoken: SpokenReply | None = None,
+    ) -> TurnResult:
+        """Finish the turn: speak `reply` (unless `spoken` already holds its audio) and complete the trace."""
         events.append(reply)
         if card is not None:
             events.append(card)
-        pieces: list[np.ndarray] = []
-        try:
-            for piece in self.tts.synthesize(reply.text):
-                if not pieces:
-                    clock.mark("first_reply_audio")
-                pieces.append(piece.samples)
-        except Exception as error:
-            logger.exception("TTS failed")
-            events.append(Error(text=f"speech synthesis failed: {error}", code="tts-failed"))
+        if spoken is None:
+            spoken = SpokenReply(self.tts, on_first_audio=lambda: clock.mark("first_reply_audio"))
+            spoken.say(reply.text, from_markdown=False)
+        if spoken.error is not None:
+            events.append(spoken.error)
         clock.mark("reply_audio_done")
-        audio = SpeechAudio(np.concatenate(pieces) if pieces else np.zeros(0, np.int16), self.tts.sample_rate)
+        audio = spoken.audio()
         trace.update(
             route=reply.route,
             skill=reply.skill,
@@ -168,7 +210,7 @@ class Pipeline:
 
     def failed_turn(self, trace: dict[str, Any], error: Error, clock: _TurnClock | None = None, events: list[Event] | None = None) -> TurnResult:
         """A turn that could not run (bad input, a failed stage): the apology is spoken, the error traced."""
-        logger.warning("turn failed: %s", error.text)
+        logger.info("turn failed: %s", error.text)  # the user sees it once: in the trace, or as the CLI's one line
         events = [*(events or []), error]
         return self._speak({"transcript": trace.pop("transcript", None), **trace}, events, Reply(text=APOLOGY, route="local"), None, clock or _TurnClock())
 
@@ -183,7 +225,12 @@ def _intent_trace(transcript: Transcript, intent: IntentResult) -> dict[str, Any
     }
 
 
-_STAGES = (("asr", "end_of_speech", "asr_done"), ("nlu", "asr_done", "nlu_done"), ("skill", "nlu_done", "skill_done"), ("tts", "skill_done", "reply_audio_done"))
+_STAGES = (
+    ("asr", "end_of_speech", "asr_done"), ("nlu", "asr_done", "nlu_done"), ("skill", "nlu_done", "skill_done"),
+    ("tts", "skill_done", "reply_audio_done"), ("llm_first_token", "nlu_done", "llm_first_token"),
+    ("first_token_to_first_audio", "llm_first_token", "first_reply_audio"), ("llm_answer", "nlu_done", "llm_done"),
+    ("first_piece_wait", "llm_first_token", "first_piece_ready"), ("first_piece_tts", "first_piece_ready", "first_reply_audio"),
+)
 
 
 def _stage_durations(marks: dict[str, float]) -> dict[str, float]:

