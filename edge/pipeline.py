@@ -5,6 +5,12 @@ command goes to its skill; an out-of-scope, world-knowledge or unsure request is
 the cloud LLM (or the offline tier) and its answer is spoken while it streams. The trace says
 which route was taken and why (`route`, `route_rule`, `route_reason`).
 
+Before routing, the dialogue layer (edge/conversation) reads the turn against the session: an
+answer to a question the speaker asked ("about 200 yuan"), a yes to an offer, "cancel", "no, make
+it Friday", "and tomorrow?", or a skill's declared sentence is the dialogue's own (`route_rule`
+"dialogue") and is never escalated. The trace's `dialogue` entry says how the turn was read and
+whether the reply asked a question (`expects_follow_up`: listen again without the wake word).
+
 The stages are blocking calls into loaded models; an async caller runs `Pipeline.run_*` in a
 worker thread (`await asyncio.to_thread(pipeline.run_audio, audio)`). A failing stage never
 escapes: it becomes an `Error` event, a spoken apology and an `error` entry in the trace.
@@ -16,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +31,15 @@ import numpy as np
 from edge.asr import WhisperAsr
 from edge.audio.wavio import AudioInputError, RequestAudio, read_request_audio
 from edge.cascade import Cascade
+from edge.conversation import DialogueManager, Interpretation
 from edge.events import Card, Error, Event, IntentResult, Reply, Transcript
 from edge.nlu.runtime import IntentModel
-from edge.router import RouteDecision
+from edge.router import RouteDecision, Router
 from edge.settings import Settings
-from edge.skills import SkillRegistry, builtin_skills
-from edge.skills.base import SkillRequest
+from edge.skills import SkillRegistry
+from edge.skills.alerts import Alert
+from edge.skills.declared import SkillContext
+from edge.skills.loader import load_skills
 from edge.speech import SpokenReply
 from edge.tts import PiperTts, SpeechAudio
 
@@ -52,6 +62,11 @@ class TurnResult:
     def error(self) -> Error | None:
         return next((event for event in self.events if isinstance(event, Error)), None)
 
+    @property
+    def expects_follow_up(self) -> bool:
+        """The reply asked a question: the live loop should listen again without the wake word."""
+        return bool(self.trace.get("dialogue", {}).get("expects_follow_up"))
+
 
 class _TurnClock:
     """Milliseconds since the end of the request (end of speech, or the text arriving)."""
@@ -71,7 +86,7 @@ class Pipeline:
 
     def __init__(
         self, settings: Settings, asr: WhisperAsr | None, nlu: IntentModel, skills: SkillRegistry, tts: PiperTts,
-        cascade: Cascade | None = None,
+        cascade: Cascade | None = None, dialogue: DialogueManager | None = None, skill_context: SkillContext | None = None,
     ):
         self.settings = settings
         self.asr = asr
@@ -79,12 +94,19 @@ class Pipeline:
         self.skills = skills
         self.tts = tts
         self.cascade = cascade or Cascade.load(settings, nlu.manifest, nlu.labels)
+        self.skill_context = skill_context  # the skills' clock, database and memory (for an AlertScheduler)
+        self.dialogue = dialogue or DialogueManager(
+            settings.dialogue, skills, skill_context.memory if skill_context else None,
+            skill_context.clock if skill_context else (lambda: datetime.now().astimezone()),
+            oos_label=nlu.manifest.oos_label,
+        )
 
     @classmethod
     def load(cls, settings: Settings, with_asr: bool = True, clock: Callable | None = None) -> Pipeline:
         asr = WhisperAsr(settings.asr) if with_asr else None
-        skills = SkillRegistry(builtin_skills(settings.skills, clock=clock))
-        return cls(settings, asr, IntentModel.load(settings.nlu), skills, PiperTts(settings.tts))
+        loaded = load_skills(settings, clock=clock)  # built-ins and entry points; skipped ones are logged
+        return cls(settings, asr, IntentModel.load(settings.nlu), loaded.registry, PiperTts(settings.tts),
+                   skill_context=loaded.context)
 
     def close(self) -> None:
         self.skills.close()
@@ -105,33 +127,41 @@ class Pipeline:
             result.trace["warnings"] = [f"input cut to {audio_settings.max_request_seconds:g} s"]
         return result
 
-    def run_audio(self, audio: RequestAudio) -> TurnResult:
+    def announce(self, alert: Alert) -> SpeechAudio:
+        """The spoken alert of a timer, alarm or reminder that is due (see edge/skills/alerts.py)."""
+        spoken = SpokenReply(self.tts)
+        spoken.say(alert.text, from_markdown=False)
+        return spoken.audio()
+
+    def run_audio(self, audio: RequestAudio, session: str = "default") -> TurnResult:
         if self.asr is None:
             raise RuntimeError("this pipeline was loaded without ASR; use Pipeline.load(settings, with_asr=True)")
         clock = _TurnClock()
         if float(np.max(np.abs(audio.samples), initial=0.0)) < SILENCE_PEAK:
             # Whisper invents words ("Thank you.") for silence; there is nothing to hear.
             clock.mark("asr_done")
-            return self._understand_and_answer(Transcript(text="", audio_seconds=audio.seconds), clock)
+            return self._understand_and_answer(Transcript(text="", audio_seconds=audio.seconds), clock, session)
         try:
             transcript = self.asr.transcribe(audio.samples, audio.sample_rate)
         except Exception as error:  # a failing engine must not end the runtime
             logger.exception("ASR failed")
             return self.failed_turn({}, Error(text=f"speech recognition failed: {error}", code="asr-failed"), clock)
         clock.mark("asr_done")
-        return self._understand_and_answer(transcript, clock)
+        return self._understand_and_answer(transcript, clock, session)
 
-    def run_text(self, text: str) -> TurnResult:
+    def run_text(self, text: str, session: str = "default") -> TurnResult:
         clock = _TurnClock()
         clock.mark("asr_done")
-        return self._understand_and_answer(Transcript(text=text), clock)
+        return self._understand_and_answer(Transcript(text=text), clock, session)
 
-    def _understand_and_answer(self, transcript: Transcript, clock: _TurnClock) -> TurnResult:
+    def _understand_and_answer(self, transcript: Transcript, clock: _TurnClock, session: str = "default") -> TurnResult:
         events: list[Event] = [transcript]
         if not transcript.text.strip():
             reply = Reply(text=NOT_HEARD, route="local", skill="")
             return self._speak({"transcript": ""}, events, reply, None, clock)
-        meant = self.cascade.correction(transcript.text)
+        # While the speaker waits for an answer, "no, I meant Friday" corrects a slot (the dialogue's business),
+        # not the previous turn's intent.
+        meant = None if self.dialogue.expects_follow_up(session) else self.cascade.correction(transcript.text)
         request_text = meant or transcript.text
         try:
             intent = self.nlu.predict(request_text)
@@ -143,25 +173,20 @@ class Pipeline:
         trace = _intent_trace(transcript, intent)
         if meant is not None:
             trace["correction"] = self.cascade.record_correction(meant, intent)
-        decision = self.cascade.decide(intent)
+        turn = self.dialogue.interpret(intent, request_text, session)
+        decision = _dialogue_decision(turn, self.cascade.router) if turn.claimed else self.cascade.decide(intent)
         trace.update(decision.trace())
         if decision.escalate:
             return self._escalate(request_text, intent, decision, trace, events, clock)
         # Kept local by the router, the intent is trusted; with the router off, the bundle's threshold rules.
         unsure = intent.out_of_scope and decision.rule == "router-disabled"
-        skill_reply = self.skills.handle(
-            SkillRequest(
-                intent=self.nlu.manifest.oos_label if unsure else intent.intent,
-                text=intent.text,
-                raw_text=request_text,
-                slots=dict(intent.slots),
-            )
-        )
+        answer = self.dialogue.respond(turn, out_of_scope=unsure)
         clock.mark("skill_done")
-        reply = Reply(text=skill_reply.text, route="local", skill=skill_reply.skill)
-        card = Card(**skill_reply.card) if skill_reply.card else None
+        trace["dialogue"] = answer.trace()
+        reply = Reply(text=answer.text, route="local", skill=answer.skill)
+        card = Card(**answer.card) if answer.card else None
         result = self._speak(trace, events, reply, card, clock)
-        self.cascade.after_turn(request_text, intent, decision, reply)
+        self.cascade.after_turn(request_text, turn.intent, decision, reply)
         return result
 
     def _escalate(
@@ -213,6 +238,12 @@ class Pipeline:
         logger.info("turn failed: %s", error.text)  # the user sees it once: in the trace, or as the CLI's one line
         events = [*(events or []), error]
         return self._speak({"transcript": trace.pop("transcript", None), **trace}, events, Reply(text=APOLOGY, route="local"), None, clock or _TurnClock())
+
+
+def _dialogue_decision(turn: Interpretation, router: Router) -> RouteDecision:
+    """A turn the dialogue layer answers itself stays on the device."""
+    reason = f"dialogue: {turn.kind} ({turn.intent.intent}) in a conversation the speaker is leading"
+    return RouteDecision(False, "dialogue", reason, router.threshold, router.threshold_source)
 
 
 def _intent_trace(transcript: Transcript, intent: IntentResult) -> dict[str, Any]:
