@@ -1,0 +1,122 @@
+"""MODEL_CARD.md for an intent bundle, written from the same numbers as bundle.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distill.metrics import THRESHOLD_RULES
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def model_card(manifest: dict[str, Any], n_intents: int, n_slot_tags: int) -> str:
+    m = manifest["metrics"]
+    fp32, data, training, env, valid = m["fp32"], m["data"], m["training"], m["environment"], m["validation"]
+    head_lr = training["head_learning_rate"] or training["learning_rate"]
+    tradeoff = "\n".join(
+        f"| {r['threshold']} | {_pct(r['hwu64_test_accuracy'])} | {_pct(r['in_scope_false_reject_rate'])} | {_pct(r['oos_recall'])} |"
+        for r in m["threshold_tradeoff"]
+    )
+    evaluate = f"python -m distill.baseline --evaluate-only {m['bundle_path']}"
+    epochs = "\n".join(
+        f"| {r['epoch']} | {r['train_loss']:.4f} | {_pct(r['valid_intent_accuracy'])} | {_pct(r['valid_slot_f1'])} | {r['seconds']:.0f} |"
+        for r in training["history"]
+    )
+    return f"""# HWU64 intent + slot model (all-MiniLM-L6-v2, INT8 ONNX)
+
+A joint intent classifier and BIO slot tagger for a home voice assistant: {n_intents - 1} HWU64
+intents plus `{manifest["oos_label"]}`, {n_slot_tags} slot tags. Fine-tuned from
+`{manifest["base_model"]}`, exported to ONNX with Optimum, quantized to INT8 with onnxruntime.
+
+## Use
+
+- Inputs: `input_ids`, `attention_mask` (int64, [batch, tokens]) from `tokenizer.json`
+  (truncation to {manifest["max_length"]} tokens). Pass the text through
+  `edge.nlu.text.normalize_utterance` first: the model was trained on normalised text.
+- Outputs: `intent_logits` [batch, {n_intents}] (order of `labels.json` `intents`) and
+  `slot_logits` [batch, tokens, {n_slot_tags}] (order of `labels.json` `slot_tags`).
+- Intent: softmax(intent_logits / {manifest["temperature"]:.4f}). The turn is out of scope when the top
+  intent is `{manifest["oos_label"]}` or its probability is below {manifest["oos_threshold"]:.4f}.
+- Slots: argmax tag per token; skip special tokens (offsets (0, 0)); a span starts at `B-x` (or an
+  `I-x` that does not continue an `x` span) and extends over following `I-x` tokens; every subtoken
+  is tagged, so the token offsets of a run give the character span in the normalised text.
+
+## Training
+
+- Data: HWU64 DialoGLUE split (train {data["train"]} / valid {data["valid"]} / test {data["test"]} utterances,
+  CC BY 4.0) with slot annotations joined by text from `hwu64_annotated_10fold.tsv`
+  ({data["train_annotated"]} of the training utterances annotated); CLINC150 out-of-scope
+  utterances (CC BY 3.0) as `{manifest["oos_label"]}`: {data["oos_train"]} for training
+  ({data["oos_train_source"]}), {data["oos_valid"]} for validation, {data["oos_test"]} for test.
+  No CLINC150 in-scope utterances are used.
+- Model: BERT encoder (6 layers, 384 wide) + linear intent head on the mean-pooled token vectors
+  + linear slot head per token; loss = cross-entropy(intent) + cross-entropy(slot tags), slot loss
+  masked for utterances with no annotation (the out-of-scope ones).
+- {training["epochs"]} epochs, batch {training["batch_size"]}, AdamW lr {training["learning_rate"]} for the encoder and
+  {head_lr} for the heads (weight decay {training["weight_decay"]}), linear warmup {training["warmup_fraction"]:.0%} then decay, seed
+  {training["seed"]}, {training["threads"]} CPU threads: {training["seconds"]:.0f} s of training.
+
+| epoch | train loss | valid intent accuracy | valid slot F1 | seconds |
+| --- | --- | --- | --- | --- |
+{epochs}
+
+## Calibration
+
+The temperature minimises the negative log-likelihood of the INT8 model's intent logits on the
+validation set (HWU64 valid + CLINC150 oos_val): NLL {valid["valid_nll_uncalibrated"]:.4f} at T = 1 ->
+{valid["valid_nll_calibrated"]:.4f} at T = {manifest["temperature"]:.4f}. The out-of-scope threshold
+(`--threshold-rule {valid["threshold_rule"]}`) is the one that maximises, on the same validation set,
+{THRESHOLD_RULES[valid["threshold_rule"]]}; ties go to the lower threshold. Score at the threshold:
+{_pct(valid["threshold_rule_score"])}. The other rule, `balanced`, weighs the 100 out-of-scope validation
+utterances as much as the 1,076 in-scope ones: it catches more out-of-scope turns and rejects
+many more in-scope ones. Other thresholds on the test sets:
+
+| threshold | HWU64 test accuracy | in-scope false rejects | oos_test recall |
+| --- | --- | --- | --- |
+{tradeoff}
+
+## Evaluation (INT8 model, onnxruntime {env["onnxruntime"]}, 1 thread, batch 1)
+
+| metric | value |
+| --- | --- |
+| HWU64 test accuracy (64 intents, argmax; `{manifest["oos_label"]}` counts as wrong) | {_pct(m["hwu64_test_accuracy"])} |
+| HWU64 test accuracy with the threshold applied | {_pct(m["hwu64_test_accuracy_at_threshold"])} |
+| slot F1 (exact spans, {m["slot_test_items"]} annotated test utterances) | {_pct(m["slot_f1"])} |
+| CLINC150 oos_test recall ({m["oos_test_items"]} utterances) | {_pct(m["oos_recall"])} |
+| in-scope false-reject rate at the threshold | {_pct(m["in_scope_false_reject_rate"])} |
+| expected calibration error (top-1, 15 bins, HWU64 test) | {m["ece"]:.4f} (uncalibrated {m["ece_uncalibrated"]:.4f}) |
+| expected calibration error, HWU64 test + oos_test | {m["ece_with_oos_test"]:.4f} |
+| model size | {m["size_mb"]} MB (fp32 {fp32["size_mb"]} MB) |
+| latency per query, model only | mean {m["latency_ms_mean"]:.2f} ms, p95 {m["latency_ms_p95"]:.2f} ms (fp32 mean {fp32["latency_ms_mean"]:.2f} ms) |
+| fp32 ONNX HWU64 test accuracy, for comparison | {_pct(fp32["hwu64_test_accuracy"])} |
+
+Measured on: {env["machine"]}; the 1-minute load average while timing was
+{m["latency_load_average_1min"]:.1f} (INT8) and {fp32["latency_load_average_1min"]:.1f} (fp32): on a busy machine the
+latencies are pessimistic, so re-measure with the evaluation command below.
+
+The fp32 model was exported with Optimum's `optimum.exporters.onnx.export` and a custom
+`OnnxConfig` (inputs `input_ids`, `attention_mask`; outputs `intent_logits`, `slot_logits`),
+then checked against PyTorch with `validate_model_outputs`. `onnx_export_from_model` refuses
+model classes defined outside `transformers` (it infers the library from the class's module).
+
+## Reproduce
+
+    {manifest["command"]}
+    {evaluate}
+
+Quantization: {manifest["quantization"].get("preset", "")} through {manifest["quantization"].get("tool", "")}.
+Versions: torch {env["torch"]}, transformers {env["transformers"]}, optimum {env["optimum"]},
+optimum-onnx {env["optimum_onnx"]}, onnxruntime {env["onnxruntime"]}.
+
+## Limits
+
+English only; trained on short typed home-assistant commands (HWU64), not on ASR output.
+Out-of-scope detection learned from a few hundred CLINC150 examples; expect misses on
+out-of-scope requests close to the home domains. Slot types rare in training (for example
+`music_album`, `game_type`) are effectively never predicted. INT8 multiplies unsigned 8-bit
+activations by signed 8-bit weights; on x86 CPUs without AVX512-VNNI that product can saturate:
+if accuracy drops there, rebuild with `--quantization-preset avx2` (unsigned weights) and check with
+the evaluation command.
+"""

@@ -1,0 +1,90 @@
+"""A BERT encoder with two heads: intent (mean-pooled sentence vector) and BIO slot tags (per token).
+
+Importing this module imports torch and transformers; the CLI imports it lazily. The model is a
+`PreTrainedModel`, so `save_pretrained` / `from_pretrained` work and Optimum can export it with
+`intent_slot_onnx_config`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import BertConfig, BertModel, BertPreTrainedModel
+from transformers.utils import ModelOutput
+
+
+@dataclass
+class IntentSlotOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    intent_logits: torch.Tensor | None = None  # [batch, intents]
+    slot_logits: torch.Tensor | None = None  # [batch, tokens, slot tags]
+
+
+class BertForIntentAndSlots(BertPreTrainedModel):
+    """`config.id2label` names the intents; `config.slot_tags` lists the BIO tags ("O" first)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__(config)
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.intent_head = nn.Linear(config.hidden_size, config.num_labels)
+        self.slot_head = nn.Linear(config.hidden_size, len(config.slot_tags))
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        intent_labels: torch.Tensor | None = None,
+        slot_labels: torch.Tensor | None = None,
+    ) -> IntentSlotOutput:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        intent_logits = self.intent_head(self.dropout(pooled))
+        slot_logits = self.slot_head(self.dropout(hidden))
+        loss = None
+        if intent_labels is not None:
+            loss = nn.functional.cross_entropy(intent_logits, intent_labels)
+            if slot_labels is not None and bool((slot_labels != -100).any()):
+                loss = loss + nn.functional.cross_entropy(
+                    slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=-100
+                )
+        return IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
+
+
+def new_model(base_dir: str, intents: list[str], slot_tags: list[str]) -> BertForIntentAndSlots:
+    """The base encoder's weights with freshly initialised heads."""
+    config = BertConfig.from_pretrained(
+        base_dir,
+        num_labels=len(intents),
+        id2label=dict(enumerate(intents)),
+        label2id={name: index for index, name in enumerate(intents)},
+        architectures=["BertForIntentAndSlots"],
+    )
+    config.slot_tags = list(slot_tags)  # not a BertConfig field: from_pretrained would drop it
+    return BertForIntentAndSlots.from_pretrained(base_dir, config=config)
+
+
+def intent_slot_onnx_config(config: BertConfig):
+    """An Optimum `OnnxConfig`: inputs input_ids + attention_mask, outputs intent and slot logits."""
+    from optimum.exporters.onnx.model_configs import BertOnnxConfig
+
+    class IntentSlotOnnxConfig(BertOnnxConfig):
+        @property
+        def inputs(self) -> dict[str, dict[int, str]]:
+            axes = {0: "batch_size", 1: "sequence_length"}
+            return {"input_ids": dict(axes), "attention_mask": dict(axes)}
+
+        @property
+        def outputs(self) -> dict[str, dict[int, str]]:
+            return {
+                "intent_logits": {0: "batch_size"},
+                "slot_logits": {0: "batch_size", 1: "sequence_length"},
+            }
+
+    return IntentSlotOnnxConfig(config, task="feature-extraction")

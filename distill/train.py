@@ -1,0 +1,197 @@
+"""Tokenise utterances with the shipped tokenizer and fine-tune `BertForIntentAndSlots`.
+
+Slot tags on tokens: every subtoken is tagged; the first subtoken of a slot's first word gets
+B-x and every other subtoken of the slot I-x, so merging B/I runs by tokenizer offsets gives
+back the annotated words. Special tokens and utterances without annotation are ignored (-100).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from distill.hwu64 import Utterance
+from distill.metrics import decode_spans, span_f1
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 4
+    batch_size: int = 32
+    learning_rate: float = 1e-4  # encoder
+    head_learning_rate: float | None = 1e-3  # the freshly initialised heads; None: learning_rate
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1  # of all optimisation steps
+    seed: int = 13
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]
+    offsets: list[tuple[int, int]]
+    slot_labels: list[int]  # per token, IGNORE for special tokens / unannotated utterances
+    intent: int
+
+
+def token_tags(text: str, word_tags: tuple[str, ...], offsets: list[tuple[int, int]]) -> list[str | None]:
+    """BIO tag per token (None for special tokens) from word-level tags on a space-separated text."""
+    word_of_char = np.full(len(text) + 1, -1)
+    position = 0
+    for index, word in enumerate(text.split(" ")):
+        word_of_char[position : position + len(word)] = index
+        position += len(word) + 1
+    tags: list[str | None] = []
+    previous_word = -1
+    for start, end in offsets:
+        if start == end:
+            tags.append(None)
+            continue
+        word = int(word_of_char[start])
+        tag = word_tags[word]
+        if tag.startswith("B-") and word == previous_word:
+            tag = "I-" + tag[2:]  # a later subtoken of the slot's first word
+        tags.append(tag)
+        previous_word = word
+    return tags
+
+
+def encode(
+    utterances: list[Utterance], tokenizer: Tokenizer, intents: list[str], slot_tags: list[str]
+) -> list[Encoded]:
+    intent_ids = {name: index for index, name in enumerate(intents)}
+    tag_ids = {name: index for index, name in enumerate(slot_tags)}
+    encoded = []
+    for utterance, encoding in zip(utterances, tokenizer.encode_batch([u.text for u in utterances]), strict=True):
+        length = sum(encoding.attention_mask)  # the shipped tokenizer pads a batch to its longest item
+        ids, offsets = list(encoding.ids[:length]), [tuple(pair) for pair in encoding.offsets[:length]]
+        if utterance.word_tags is None:
+            labels = [IGNORE] * len(offsets)
+        else:
+            tags = token_tags(utterance.text, utterance.word_tags, offsets)
+            labels = [IGNORE if tag is None else tag_ids.get(tag, 0) for tag in tags]
+        encoded.append(Encoded(ids, offsets, labels, intent_ids[utterance.intent]))
+    return encoded
+
+
+def collate(batch: list[Encoded]):
+    """Pad to the longest item: ids 0, mask 0, slot labels IGNORE."""
+    import torch
+
+    length = max(len(item.input_ids) for item in batch)
+    ids = torch.zeros((len(batch), length), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    slots = torch.full_like(ids, IGNORE)
+    for row, item in enumerate(batch):
+        n = len(item.input_ids)
+        ids[row, :n] = torch.tensor(item.input_ids)
+        mask[row, :n] = 1
+        slots[row, :n] = torch.tensor(item.slot_labels)
+    intents = torch.tensor([item.intent for item in batch])
+    return {"input_ids": ids, "attention_mask": mask, "intent_labels": intents, "slot_labels": slots}
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(
+    model, train_set: list[Encoded], valid_set: list[Encoded], slot_tags: list[str], settings: TrainSettings
+) -> list[dict]:
+    """Fine-tune in place; returns one log record per epoch (loss, validation scores, seconds)."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.set_num_threads(settings.threads)
+    seed_everything(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    loader = DataLoader(
+        train_set, batch_size=settings.batch_size, shuffle=True, collate_fn=collate, generator=generator
+    )
+    optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.learning_rate)
+    steps = settings.epochs * len(loader)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_fraction * steps), steps)
+    history = []
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        started, total_loss = time.perf_counter(), 0.0
+        progress = tqdm(loader, desc=f"epoch {epoch}/{settings.epochs}", unit="batch")
+        for batch in progress:
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            total_loss += loss.item()
+            progress.set_postfix(loss=f"{loss.item():.3f}")
+        seconds = time.perf_counter() - started
+        scores = evaluate_torch(model, valid_set, slot_tags)
+        record = {"epoch": epoch, "train_loss": total_loss / len(loader), "seconds": round(seconds, 1), **scores}
+        log.info(
+            "epoch %d: loss %.4f, valid intent accuracy %.4f, valid slot F1 %.4f, %.0f s",
+            epoch,
+            record["train_loss"],
+            scores["valid_intent_accuracy"],
+            scores["valid_slot_f1"],
+            seconds,
+        )
+        history.append(record)
+    model.eval()
+    return history
+
+
+def parameter_groups(model, settings: TrainSettings) -> list[dict]:
+    """Weight decay except on biases and LayerNorm; the heads may get their own learning rate."""
+    groups = []
+    for is_head in (False, True):
+        for decay in (True, False):
+            params = [
+                parameter
+                for name, parameter in model.named_parameters()
+                if name.startswith(("intent_head.", "slot_head.")) == is_head
+                and (not name.endswith(("bias", "LayerNorm.weight"))) == decay
+            ]
+            lr = (settings.head_learning_rate or settings.learning_rate) if is_head else settings.learning_rate
+            groups.append({"params": params, "weight_decay": settings.weight_decay if decay else 0.0, "lr": lr})
+    return groups
+
+
+def evaluate_torch(model, items: list[Encoded], slot_tags: list[str], batch_size: int = 128) -> dict[str, float]:
+    """Intent accuracy (argmax, no threshold) and slot span F1 on annotated items."""
+    import torch
+
+    model.eval()
+    correct, predicted_spans, gold = 0, [], []
+    with torch.inference_mode():
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            batch = collate(chunk)
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            correct += int((out.intent_logits.argmax(-1) == batch["intent_labels"]).sum())
+            tags = out.slot_logits.argmax(-1).numpy()
+            for row, item in enumerate(chunk):
+                if all(label == IGNORE for label in item.slot_labels):
+                    continue
+                n = len(item.input_ids)
+                predicted_spans.append(decode_spans(tags[row, :n], item.offsets, slot_tags))
+                gold.append(decode_spans([max(label, 0) for label in item.slot_labels], item.offsets, slot_tags))
+    model.train()
+    return {"valid_intent_accuracy": correct / len(items), "valid_slot_f1": span_f1(predicted_spans, gold)["f1"]}
