@@ -19,12 +19,13 @@ escapes: it becomes an `Error` event, a spoken apology and an `error` entry in t
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from edge.skills.declared import SkillContext
 from edge.skills.loader import load_skills
 from edge.speech import SpokenReply
 from edge.tts import PiperTts, SpeechAudio
+
+if TYPE_CHECKING:  # the cast extra is optional on a speaker without screens
+    from edge.cast.caster import CardCaster
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +91,10 @@ class Pipeline:
     def __init__(
         self, settings: Settings, asr: WhisperAsr | None, nlu: IntentModel, skills: SkillRegistry, tts: PiperTts,
         cascade: Cascade | None = None, dialogue: DialogueManager | None = None, skill_context: SkillContext | None = None,
+        caster: CardCaster | None = None,
     ):
         self.settings = settings
+        self.caster = caster  # started by the caller; None: cards stay speech-only
         self.asr = asr
         self.nlu = nlu
         self.skills = skills
@@ -102,11 +108,13 @@ class Pipeline:
         )
 
     @classmethod
-    def load(cls, settings: Settings, with_asr: bool = True, clock: Callable | None = None) -> Pipeline:
+    def load(
+        cls, settings: Settings, with_asr: bool = True, clock: Callable | None = None, caster: CardCaster | None = None,
+    ) -> Pipeline:
         asr = WhisperAsr(settings.asr) if with_asr else None
         loaded = load_skills(settings, clock=clock)  # built-ins and entry points; skipped ones are logged
         return cls(settings, asr, IntentModel.load(settings.nlu), loaded.registry, PiperTts(settings.tts),
-                   skill_context=loaded.context)
+                   skill_context=loaded.context, caster=caster)
 
     def close(self) -> None:
         self.skills.close()
@@ -210,8 +218,11 @@ class Pipeline:
     ) -> TurnResult:
         """Finish the turn: speak `reply` (unless `spoken` already holds its audio) and complete the trace."""
         events.append(reply)
+        ticket = None
         if card is not None:
             events.append(card)
+            if self.caster is not None:  # returns at once: delivery runs on the caster's thread
+                ticket = self.caster.cast(card, hint=screen_hint(trace.get("transcript") or ""))
         if spoken is None:
             spoken = SpokenReply(self.tts, on_first_audio=lambda: clock.mark("first_reply_audio"))
             spoken.say(reply.text, from_markdown=False)
@@ -223,7 +234,7 @@ class Pipeline:
             route=reply.route,
             skill=reply.skill,
             reply=reply.text,
-            card=None if card is None else {"title": card.title},
+            card=None if card is None else {"title": card.title, "cast": _cast_outcome(ticket)},
             reply_audio_seconds=round(len(audio.samples) / audio.sample_rate, 3),
             timestamps_ms=clock.marks,
             stages_ms=_stage_durations(clock.marks),
@@ -238,6 +249,24 @@ class Pipeline:
         logger.info("turn failed: %s", error.text)  # the user sees it once: in the trace, or as the CLI's one line
         events = [*(events or []), error]
         return self._speak({"transcript": trace.pop("transcript", None), **trace}, events, Reply(text=APOLOGY, route="local"), None, clock or _TurnClock())
+
+
+_SCREEN_REQUEST = re.compile(r"\b(?:show|put|cast|display|send)\b.*?\b(?:on|to|in)\s+(?:the\s+|my\s+)?(.+?)[.!?]*$", re.I)
+
+
+def screen_hint(transcript: str) -> str | None:
+    """'show my shopping list on the kitchen tv' -> 'kitchen tv'; None when no screen is asked for."""
+    match = _SCREEN_REQUEST.search(transcript)
+    return match.group(1) if match else None
+
+
+CAST_TRACE_WAIT_SECONDS = 1.0  # after the reply audio is made, wait this long to learn where the card went
+
+
+def _cast_outcome(ticket) -> dict[str, Any]:
+    if ticket is None:
+        return {"screen": None, "status": "speech-only", "reason": "casting is off (no screen caster running)"}
+    return ticket.outcome(timeout=CAST_TRACE_WAIT_SECONDS)
 
 
 def _dialogue_decision(turn: Interpretation, router: Router) -> RouteDecision:
