@@ -39,6 +39,7 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "memory_gib": memory_gib,
         "python": sys.version.split()[0],
+        "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews timings
     }
 
 
