@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint bench bench-live model demo-wavs clean chromium whisper-onnx mosquitto
+.PHONY: run test lint bench bench-live model demo-wavs clean chromium portaudio whisper-onnx mosquitto openvino openvino-agreement
 
 # The device runtime only: no torch.
 $(VENV)/.runtime: pyproject.toml
@@ -17,14 +17,21 @@ $(VENV)/.runtime: pyproject.toml
 # llama-cpp-python from its sdist the first time (about 7 minutes on 2 cores); pip's wheel cache
 # (~/.cache/pip) keeps the built wheel, so later installs of the same pinned version take seconds.
 $(VENV)/.test: $(VENV)/.runtime
-	$(PIP) install -e '.[distill,test,cast,bridge,llm,offline-llm,skills]'
+	$(PIP) install -e '.[distill,test,cast,bridge,llm,offline-llm,skills,audio]'
 	touch $@
 
 run: $(VENV)/.runtime
 	$(VENV)/bin/edge run
 
-test: $(VENV)/.test chromium whisper-onnx mosquitto
+test: $(VENV)/.test chromium portaudio whisper-onnx mosquitto
 	$(PY) -m pytest -q
+
+# PortAudio for the sounddevice tests (they run the microphone and speaker on ALSA's null device;
+# without PortAudio they skip and say why).
+portaudio:
+	@test -e /usr/lib/x86_64-linux-gnu/libportaudio.so.2 -o -e /usr/lib/aarch64-linux-gnu/libportaudio.so.2 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libportaudio2 >/dev/null; } || \
+		echo "make: could not install libportaudio2 (not root?); the sound-device tests will skip"
 
 # The fast ASR path: the bundled Whisper tiny.en exported to ONNX INT8 (needs torch, so the test
 # extra) into ~/.cache/edge/whisper-onnx/; a no-op when it is up to date. Without it, asr.engine
@@ -63,3 +70,20 @@ demo-wavs: $(VENV)/.test
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# onnxruntime's OpenVINO execution provider in its own venv: the onnxruntime-openvino wheel
+# ships the same `onnxruntime` module as onnxruntime, so the two cannot share .venv.
+# Then: make openvino-agreement (intent agreement CPU vs OpenVINO on HWU64 test).
+.venv-openvino/.ready: pyproject.toml
+	test -x .venv-openvino/bin/python || $(PYTHON) -m venv .venv-openvino
+	.venv-openvino/bin/python -m pip --disable-pip-version-check -q install onnxruntime-openvino tokenizers numpy
+	.venv-openvino/bin/python -m pip --disable-pip-version-check -q install --no-deps -e .
+	touch $@
+
+openvino: .venv-openvino/.ready
+
+openvino-agreement: $(VENV)/.runtime .venv-openvino/.ready
+	$(PY) -m devices.agreement --provider CPUExecutionProvider --out bench/results/agreement_cpu.json
+	.venv-openvino/bin/python -m devices.agreement --provider OpenVINOExecutionProvider \
+		--out bench/results/agreement_openvino.json
+	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_openvino.json

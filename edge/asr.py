@@ -2,12 +2,14 @@
 
 `WhisperAsr` wraps faster-whisper (CTranslate2) on the bundled Whisper tiny.en, quantised to
 int8 when loaded. One model per process; `transcribe` is thread-safe and blocking, so the
-pipeline calls it from a worker thread.
+pipeline calls it from a worker thread. `create_asr` picks the engine `asr.engine` names: the
+fast ONNX path (edge/asr_onnx/), faster-whisper, or openai-whisper (edge/asr_openai.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +69,25 @@ class WhisperAsr:
         )
         text = " ".join(segment.text.strip() for segment in segments).strip()
         return Transcript(text=text, language=self._settings.language, audio_seconds=len(samples) / sample_rate)
+
+
+ENGINES = ("faster-whisper", "onnx-whisper", "openai-whisper")
+
+
+def create_asr(settings: AsrSettings, vocabulary: Iterable[str] = ()):
+    """The engine `asr.engine` names. onnx-whisper falls back to faster-whisper, with a log line,
+    when its exported graphs are missing (`make whisper-onnx` builds them)."""
+    if settings.engine not in ENGINES:
+        raise AsrError(f"unknown asr.engine {settings.engine!r}; choose one of {', '.join(ENGINES)}")
+    if settings.engine == "openai-whisper":
+        from edge.asr_openai import OpenAiWhisperAsr
+
+        return OpenAiWhisperAsr(settings)
+    if settings.engine == "onnx-whisper":
+        from edge.asr_onnx.engine import OnnxWhisperAsr
+
+        try:
+            return OnnxWhisperAsr(settings, vocabulary)
+        except AsrError as error:
+            logger.warning("onnx-whisper unavailable, using faster-whisper instead: %s", error)
+    return WhisperAsr(settings)

@@ -20,7 +20,9 @@ EXIT_FAILED = 1
 
 # Modules that add subcommands: each has `add_commands(commands, common)` which adds parsers
 # to the `commands` subparsers (with `parents=[common]`) and sets `handler=fn(args, settings) -> int`.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("firmware_bridge.cli", "edge.llm_cli", "edge.cast.cli", "edge.skills.cli")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "firmware_bridge.cli", "edge.llm_cli", "edge.cast.cli", "edge.skills.cli", "devices.cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -267,6 +267,14 @@ class LiveSettings:
 
 
 @dataclass(frozen=True)
+class DeviceSettings:
+    """The board's device profile (devices/profiles/*.toml) and onnxruntime providers (devices/)."""
+
+    profile: str = ""  # a profile name such as rpi5 or rk3588; empty: detect the board
+    providers: str = ""  # comma-separated onnxruntime providers overriding the profile's; empty: the profile's
+
+
+@dataclass(frozen=True)
 class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
@@ -283,6 +291,7 @@ class Settings:
     wake: WakeSettings = field(default_factory=WakeSettings)
     vad: VadSettings = field(default_factory=VadSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    device: DeviceSettings = field(default_factory=DeviceSettings)
 
 
 def load_settings(
