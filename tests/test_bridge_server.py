@@ -99,8 +99,9 @@ def test_recognize_gives_intent_with_entities(server):
     intent = Intent.from_event(event)
     assert intent.name == "alarm_set"
     assert {(e.name, e.value) for e in intent.entities} == {("time", "seven am"), ("date", "tomorrow")}
-    (event,) = talk(server, [Recognize(text="blorp fizz wug")], until=lambda e: True)
-    assert NotRecognized.is_type(event.type) and NotRecognized.from_event(event).text == "blorp fizz wug"
+    out_of_scope = "what size wipers does this car take"  # a CLINC150 out-of-scope question
+    (event,) = talk(server, [Recognize(text=out_of_scope)], until=lambda e: True)
+    assert NotRecognized.is_type(event.type) and NotRecognized.from_event(event).text == out_of_scope
 
 
 def test_handle_answers_with_the_skills(server):
