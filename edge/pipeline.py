@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge.asr import WhisperAsr
+from edge.asr import WhisperAsr, create_asr
+from edge.asr_onnx.vocabulary import label_words, skill_words
 from edge.audio.wavio import AudioInputError, RequestAudio, read_request_audio
 from edge.cascade import Cascade
 from edge.conversation import DialogueManager, Interpretation
@@ -111,10 +112,13 @@ class Pipeline:
     def load(
         cls, settings: Settings, with_asr: bool = True, clock: Callable | None = None, caster: CardCaster | None = None,
     ) -> Pipeline:
-        asr = WhisperAsr(settings.asr) if with_asr else None
         loaded = load_skills(settings, clock=clock)  # built-ins and entry points; skipped ones are logged
-        return cls(settings, asr, IntentModel.load(settings.nlu), loaded.registry, PiperTts(settings.tts),
-                   skill_context=loaded.context, caster=caster)
+        nlu = IntentModel.load(settings.nlu)
+        asr = None
+        if with_asr:  # the engine `asr.engine` names, its decoding biased toward the skills' words
+            vocabulary = skill_words(loaded.registry.skills) | label_words(Path(nlu.bundle_dir) / "labels.json")
+            asr = create_asr(settings.asr, sorted(vocabulary))
+        return cls(settings, asr, nlu, loaded.registry, PiperTts(settings.tts), skill_context=loaded.context, caster=caster)
 
     def close(self) -> None:
         self.skills.close()
