@@ -53,8 +53,10 @@ def test_several_satellites_at_once_each_get_their_own_answer(server):
         ))
 
     reports = asyncio.run(all_at_once())
-    assert [r.transcript for r in reports] == ["What time is it?", "What is 2 to the power of 20 plus 20 squared plus 20?",
-                                               "Tell me a funny joke."]
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    normalize = EnglishTextNormalizer()  # punctuation differs between ASR engines; the words must not
+    assert [normalize(r.transcript) for r in reports] == [normalize(pick.text) for pick in picks]
     assert all(r.answered for r in reports)
     assert "1048996" in reports[1].reply.replace(",", "")
     sessions = server.inspect(lambda: {n: s.turns for n, s in server.server.hub.sessions.items() if n.startswith("room-")})
