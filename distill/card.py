@@ -120,3 +120,35 @@ activations by signed 8-bit weights; on x86 CPUs without AVX512-VNNI that produc
 if accuracy drops there, rebuild with `--quantization-preset avx2` (unsigned weights) and check with
 the evaluation command.
 """
+
+
+def generic_card(manifest: dict[str, Any]) -> str:
+    """A short card for bundles made by `distill.chain` (any dataset); `distill eval` adds test figures."""
+    m, training = manifest["metrics"], manifest["metrics"]["training"]
+    data = ", ".join(f"{split} {count}" for split, count in m["data"].items())
+    evaluation = m.get("test")
+    table = (
+        "\n".join(f"| {k} | {v} |" for k, v in evaluation.items() if not isinstance(v, dict))
+        if evaluation
+        else "| (not measured) | |"
+    )
+    return f"""# Intent + slot model (all-MiniLM-L6-v2, INT8 ONNX)
+
+Fine-tuned from `{manifest["base_model"]}` by `distill`, exported with Optimum, quantized to INT8
+for the `{manifest["device_profile"]}` device profile ({manifest["quantization"].get("preset", "")}).
+
+- Data: {data} examples. {training["epochs"]} epochs, batch {training["batch_size"]}, {training["seconds"]:.0f} s of training.
+- Decision: softmax(intent_logits / {manifest["temperature"]:.4f}); out of scope when the top intent is
+  `{manifest["oos_label"]}` or its probability is below {manifest["oos_threshold"]:.4f}.
+- Text must go through `edge.nlu.text.normalize_utterance` (the device does this).
+
+## Test (device runtime, 1 thread)
+
+| metric | value |
+| --- | --- |
+{table}
+
+## Reproduce
+
+    {manifest["command"]}
+"""

@@ -1,29 +1,209 @@
-"""The `distill` command. Subcommands:
+"""The `distill` command; one class per subcommand, heavy imports inside `run()`.
 
-    distill baseline --out DIR        fine-tune MiniLM on HWU64 (+ out-of-scope) into a bundle
-    distill baseline --evaluate-only DIR   re-measure a bundle on HWU64 test + CLINC150 oos_test
+distill data DATASET                 counts and validation report (clinc150, hwu64, snips,
+                                     banking77, a Rhino context .yaml, a .csv/.jsonl file)
+distill rhino CONTEXT.yaml --out DIR one command from a Rhino context to a checked bundle
+distill train DATASET --out DIR      any dataset (+ --extra FILE, --skills) to a bundle
+distill eval BUNDLE --dataset NAME   accuracy, macro-F1, OOS, slot F1, ECE, size, ms/query
+distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import os
+import shlex
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
-USAGE = __doc__
+log = logging.getLogger("distill.cli")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help"}:
-        print(USAGE.strip())
-        return 0 if args else 2
-    command, rest = args[0], args[1:]
-    if command == "baseline":
+def _data_argument(parser: argparse.ArgumentParser) -> None:
+    from distill.data.records import default_data_dir
+
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=default_data_dir(),
+        help="shared data folder (default: $EDGE_DATA_DIR, else ../shared/data)",
+    )
+
+
+class DataCommand:
+    name = "data"
+    help = "show a dataset's counts and validation warnings"
+
+    def register(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("dataset", help="clinc150 | hwu64 | snips | banking77 | FILE.yaml | FILE.csv | FILE.jsonl")
+        _data_argument(parser)
+        parser.add_argument("--min-examples", type=int, default=10, help="flag intents with fewer training examples")
+        parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from distill.data.report import data_report
+        from distill.data.sources import load_dataset
+
+        report = data_report(args.dataset, load_dataset(args.dataset, args.data), args.min_examples)
+        print(json.dumps(report.to_json(), indent=2) if args.json else report.summary())
+        return 0
+
+
+class RhinoCommand:
+    name = "rhino"
+    help = "train a bundle from a Rhino context YAML in one command"
+
+    def register(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("context", type=Path, help="Rhino context YAML")
+        _chain_arguments(parser, epochs=3)
+        parser.add_argument("--per-expression", type=int, default=8, help="seeded realisations per expression")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from distill.profiles import load_profile
+        from distill.rhino_command import convert
+
+        manifest = convert(
+            args.context,
+            args.out,
+            args.data,
+            _settings(args),
+            load_profile(args.device_profile),
+            args.per_expression,
+            "distill " + shlex.join(args.argv),
+        )
+        check = manifest["metrics"]["rhino_exact_parse"]
+        print(
+            f"{args.out}: {check['exact']}/{check['sentences']} held-out context sentences parsed exactly, "
+            f"{manifest['metrics']['wall_seconds']:.0f} s"
+        )
+        return 0
+
+
+def _chain_arguments(parser: argparse.ArgumentParser, epochs: int) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    _data_argument(parser)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=48, help="tokens, including [CLS] and [SEP]")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--device-profile", default="generic", help="devices/profiles/NAME.toml, or generic")
+
+
+def _settings(args: argparse.Namespace):
+    from distill.chain import ChainSettings
+
+    return ChainSettings(epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed)
+
+
+class TrainCommand:
+    name = "train"
+    help = "fine-tune MiniLM on any dataset (+ extra files, + installed skills) into an INT8 bundle"
+
+    def register(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("dataset", help="as for `distill data`")
+        _chain_arguments(parser, epochs=4)
+        parser.add_argument(
+            "--extra",
+            type=Path,
+            action="append",
+            default=[],
+            help="more training examples: CSV/JSONL, e.g. the data-flywheel export (repeatable)",
+        )
+        parser.add_argument("--skills", action="store_true", help="add the installed skills' declared intents")
+        parser.add_argument("--oos", action="store_true", help="add CLINC150 out-of-scope utterances")
+        parser.add_argument("--limit", type=int, help="keep only the first N examples per split (smoke runs)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from distill.chain import build_bundle
+        from distill.data.extra import with_extras
+        from distill.data.sources import load_dataset
+        from distill.profiles import load_profile
+        from distill.rhino_command import with_out_of_scope
+
+        splits = load_dataset(args.dataset, args.data, seed=args.seed)
+        splits = {split: items[: args.limit] for split, items in splits.items()} if args.limit else splits
+        splits = with_extras(splits, args.extra, args.skills)
+        splits = with_out_of_scope(splits, args.data) if args.oos else splits
+        build_bundle(
+            splits, args.out, _settings(args), load_profile(args.device_profile), "distill " + shlex.join(args.argv)
+        )
+        print(f"{args.out}: written; measure it with `distill eval {args.out} --dataset {args.dataset}`")
+        return 0
+
+
+class EvalCommand:
+    name = "eval"
+    help = "measure a bundle with the device runtime on a dataset split"
+
+    def register(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("bundle", type=Path)
+        parser.add_argument("--dataset", required=True, help="as for `distill data`")
+        parser.add_argument("--split", default="test", choices=("train", "valid", "test"))
+        _data_argument(parser)
+        parser.add_argument("--limit", type=int, help="evaluate only the first N examples")
+        parser.add_argument(
+            "--per-expression", type=int, default=8, help="Rhino contexts: as given to `distill rhino` (held-out test)"
+        )
+        parser.add_argument("--report", type=Path, help="write REPORT.json and REPORT.md (give the stem)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from distill.bundle_eval import evaluate_examples, markdown
+        from distill.data.sources import load_dataset
+
+        examples = load_dataset(args.dataset, args.data, per_expression=args.per_expression)[args.split][: args.limit]
+        report = {**evaluate_examples(args.bundle, examples), "dataset": args.dataset, "split": args.split}
+        if args.report:
+            args.report.parent.mkdir(parents=True, exist_ok=True)
+            args.report.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+            args.report.with_suffix(".md").write_text(markdown(report, f"{args.bundle.name} on {args.dataset}"))
+        print(json.dumps(report, indent=2))
+        return 0
+
+
+COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand())
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="distill",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    sub = root.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub.add_parser(command.name, help=command.help))
+    sub.add_parser("baseline", help="the shipped HWU64 recipe; `distill baseline --help`", add_help=False)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from distill.data.records import DataFormatError
+    from distill.profiles import ProfileError
+    from edge.nlu.bundle import BundleError
+
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["baseline"]:
         from distill.baseline import main as baseline_main
 
-        return baseline_main(rest)
-    print(f"distill: unknown command {command!r}\n\n{USAGE.strip()}", file=sys.stderr)
-    return 2
+        return baseline_main(args_list[1:])
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads slow a busy CPU
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("distill").setLevel(logging.INFO)
+    args = parser().parse_args(args_list)
+    if args.command is None:
+        parser().print_help()
+        return 2
+    args.argv = args_list
+    command = next(c for c in COMMANDS if c.name == args.command)
+    try:
+        return command.run(args)
+    except (DataFormatError, BundleError, ProfileError) as error:
+        print(f"distill {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
