@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint bench bench-live model demo-wavs clean chromium portaudio whisper-onnx mosquitto openvino openvino-agreement
+.PHONY: run test lint bench bench-live model demo-wavs clean chromium portaudio whisper-onnx mosquitto openvino openvino-agreement arm64-agreement rknn
 
 # The device runtime only: no torch.
 $(VENV)/.runtime: pyproject.toml
@@ -84,6 +84,50 @@ openvino: .venv-openvino/.ready
 
 openvino-agreement: $(VENV)/.runtime .venv-openvino/.ready
 	$(PY) -m devices.agreement --provider CPUExecutionProvider --out bench/results/agreement_cpu.json
-	.venv-openvino/bin/python -m devices.agreement --provider OpenVINOExecutionProvider \
+	.venv-openvino/bin/python -m devices.agreement --provider OpenVINOExecutionProvider --option device_type=CPU \
 		--out bench/results/agreement_openvino.json
-	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_openvino.json
+	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_openvino.json \
+		| tee bench/results/agreement_cpu_vs_openvino.json
+
+# ARM64 correctness check under emulation (Debian qemu-user-static + a debootstrap arm64 root;
+# not a timing). This container has no binfmt_misc, so there is no chroot: the root's own python
+# runs through `qemu-aarch64-static -L ROOT`, with onnxruntime's aarch64 wheel installed from
+# the host by pip --platform. onnxruntime's cpuinfo segfaults on the host's x86 /proc/cpuinfo, so
+# an aarch64 one (devices/arm64_cpuinfo.txt, a Pi 5's) is bind-mounted over it in a private mount
+# namespace (needs root). Same onnxruntime and tokenizers versions as .venv.
+ARM64_ROOT ?= /var/tmp/edge-arm64-root
+ARM64_PIP_PLATFORMS := --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64
+
+$(ARM64_ROOT)/.ready: $(VENV)/.runtime
+	command -v qemu-aarch64-static >/dev/null && command -v debootstrap >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static debootstrap >/dev/null; }
+	debootstrap --arch=arm64 --variant=minbase --foreign --include=python3.11,python3.11-minimal,libpython3.11-stdlib \
+		bookworm $(ARM64_ROOT) http://deb.debian.org/debian
+	for deb in $(ARM64_ROOT)/var/cache/apt/archives/*.deb; do dpkg-deb -x $$deb $(ARM64_ROOT); done
+	$(PIP) install --target $(ARM64_ROOT)/opt/edge-site $(ARM64_PIP_PLATFORMS) --python-version 3.11 \
+		--implementation cp --only-binary=:all: numpy \
+		onnxruntime==$$($(PY) -c 'import onnxruntime; print(onnxruntime.__version__)') \
+		tokenizers==$$($(PY) -c 'import tokenizers; print(tokenizers.__version__)')
+	touch $@
+
+arm64-agreement: $(ARM64_ROOT)/.ready
+	test -f bench/results/agreement_cpu.json || $(PY) -m devices.agreement --out bench/results/agreement_cpu.json
+	unshare -m sh -c "mount --bind devices/arm64_cpuinfo.txt /proc/cpuinfo && PYTHONPATH=$(ARM64_ROOT)/opt/edge-site:$(CURDIR) \
+		qemu-aarch64-static -cpu cortex-a76 -L $(ARM64_ROOT) $(ARM64_ROOT)/usr/bin/python3.11 \
+		-m devices.agreement --out bench/results/agreement_arm64_qemu.json"
+	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_arm64_qemu.json \
+		| tee bench/results/agreement_cpu_vs_arm64_qemu.json
+
+# Rockchip rknn-toolkit2 (ONNX -> .rknn, and its x86 simulator) in its own venv: it pins
+# numpy<=1.26.4, onnx<=1.18, protobuf<=4.25.4 and torch<=2.4.0. torch 2.4.0 from PyPI is a multi-GB
+# CUDA build, so the toolkit goes in with --no-deps over the local CPU torch 2.13.0 (it imports
+# torch at start-up and works with it for ONNX input) and setuptools<70 (it needs pkg_resources).
+.venv-rknn/.ready:
+	test -x .venv-rknn/bin/python || $(PYTHON) -m venv .venv-rknn
+	.venv-rknn/bin/python -m pip --disable-pip-version-check -q install "numpy<=1.26.4" "onnx>=1.16.1,<=1.18.0" \
+		"protobuf>=4.21.6,<=4.25.4" "onnxruntime>=1.17" scipy psutil ruamel.yaml tqdm opencv-python-headless \
+		fast-histogram tokenizers torch==2.13.0 "setuptools<70"
+	.venv-rknn/bin/python -m pip --disable-pip-version-check -q install --no-deps rknn-toolkit2==2.5.0
+	touch $@
+
+rknn: .venv-rknn/.ready

@@ -1,1 +1,2 @@
-"""Placeholder package: see DESIGN.md; built by a later issue."""
+"""Device profiles (profiles/*.toml), board detection, onnxruntime provider choice, and the
+per-stage device benchmark (`edge devices`, `edge devices bench`). See profiles/README.md."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +35,9 @@ class IntentModel:
         self._tokenizer = tokenizer
 
     @classmethod
-    def load(cls, settings: NluSettings) -> IntentModel:
+    def load(cls, settings: NluSettings, providers: Sequence[str | tuple[str, dict]] | None = None) -> IntentModel:
+        """`providers`: what onnxruntime's InferenceSession takes, e.g. a device profile's choice
+        (`devices.detect.choose_providers(...).providers`); None: the CPU provider."""
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -55,13 +58,18 @@ class IntentModel:
         options.inter_op_num_threads = 1
         try:
             session = onnxruntime.InferenceSession(
-                str(bundle_dir / "model.onnx"), options, providers=["CPUExecutionProvider"]
+                str(bundle_dir / "model.onnx"), options, providers=list(providers or ["CPUExecutionProvider"])
             )
         except Exception as error:  # onnxruntime raises its own untyped errors on a corrupt model
             raise BundleError(f"{bundle_dir / 'model.onnx'} is not a loadable ONNX model: {error}") from error
         _check_signature(session, labels, bundle_dir)
         logger.info("loaded intent bundle %s (%d intents)", bundle_dir.name, len(labels.intents))
         return cls(bundle_dir, manifest, labels, session, tokenizer)
+
+    @property
+    def session_providers(self) -> list[str]:
+        """The onnxruntime providers the session really got (a missing one falls back)."""
+        return self._session.get_providers()
 
     def predict(self, text: str) -> IntentResult:
         normalized = normalize_utterance(text)
