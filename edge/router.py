@@ -62,13 +62,14 @@ class Router:
             self.threshold, self.threshold_source = bundle_threshold, "bundle oos_threshold"
         self._escalate = _patterns(settings.escalate_intents)
         self._local = _patterns(settings.local_intents)
+        self._open_starts = frozenset(_patterns(settings.open_request_starts))
 
     def needs_world_knowledge(self, intent: str) -> bool:
         return any(fnmatch.fnmatchcase(intent, pattern) for pattern in self._escalate)
 
     def decide(self, intent: IntentResult, state: DialogueState | None = None, now: float | None = None) -> RouteDecision:
         rule, reason = self._rule(intent, state, now)
-        escalate = rule in {"out-of-scope", "world-knowledge", "low-confidence", "follow-up"}
+        escalate = rule in {"out-of-scope", "open-request", "world-knowledge", "low-confidence", "follow-up"}
         return RouteDecision(escalate, rule, f"{rule}: {reason}", self.threshold, self.threshold_source)
 
     def _rule(self, intent: IntentResult, state: DialogueState | None, now: float | None) -> tuple[str, str]:
@@ -77,6 +78,9 @@ class Router:
             return "router-disabled", "router.enabled is false; every turn stays on the device"
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._local):
             return "local-policy", f"{name} is listed in router.local_intents"
+        first_word = intent.text.split(" ", 1)[0] if intent.text else ""
+        if first_word in self._open_starts:
+            return "open-request", f"a request starting with {first_word!r} is open-ended (router.open_request_starts)"
         if name == self.oos_label:
             return "out-of-scope", f"the intent model puts the request out of scope ({confidence:.2f})"
         if self.needs_world_knowledge(name):

@@ -116,6 +116,9 @@ class RouterSettings:
         "qa_factoid,qa_definition,qa_stock,qa_currency,news_query,recommendation_*,general_quirky,cooking_recipe"
     )
     local_intents: str = ""  # comma-separated patterns that never escalate, whatever the confidence
+    # comma-separated first words of open-ended requests no device skill answers ("plan a three-day trip to Rome"),
+    # escalated whatever intent the small model guesses for them
+    open_request_starts: str = "plan,why,write,compose,summarize,summarise,compare"
     follow_up_seconds: float = 60.0  # a turn this soon after an escalated one that is not a sure command follows it up
     follow_up_min_confidence: float = 0.9  # ...unless the intent model is at least this sure of a device command
     session_idle_seconds: float = 300.0  # a conversation forgets its turns after this much quiet

@@ -130,3 +130,23 @@ def test_long_or_structured_answers_become_cards():
     assert table.table == [["a", "b"], ["1", "2"]]
     assert answer_card("why is the sky blue", "Rayleigh scattering.", 300) is None
     assert answer_card("q", "word " * 100, 300).body.startswith("word")
+
+
+def test_open_ended_requests_escalate_whatever_intent_the_model_guesses(router):
+    rome = IntentResult(text="plan a three day trip to rome", intent="transport_ticket", confidence=0.55)
+    decision = router.decide(rome)
+    assert (decision.escalate, decision.rule) == (True, "open-request")
+    assert "'plan'" in decision.reason
+    planned_alarm = IntentResult(text="set an alarm for my plan", intent="alarm_set", confidence=0.97)
+    assert not router.decide(planned_alarm).escalate  # only the first word counts
+
+
+def test_the_issue_example_goes_to_the_cloud_through_the_real_intent_model():
+    from edge.nlu.runtime import IntentModel
+    from edge.settings import NluSettings
+
+    model = IntentModel.load(NluSettings())
+    real = Router(RouterSettings(), bundle_threshold=model.manifest.oos_threshold, oos_label=model.manifest.oos_label)
+    for request in ("Plan a three-day trip to Rome.", "Why is the sky blue?"):
+        assert real.decide(model.predict(request)).escalate, request
+    assert not real.decide(model.predict("set an alarm for seven am")).escalate
