@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -223,12 +225,19 @@ def _run_main_job(args: argparse.Namespace, settings: Settings) -> int:
             return run_microphone(args, settings)
         print("edge run: no microphone found; playing the bundled demo conversation "
               "(`edge run --input FILE.wav` runs the live loop over a recording).")
+    with tempfile.TemporaryDirectory(prefix="edge-demo-") as scratch:
+        # The demo sets an alarm: keep it (and its ledgers) out of the user's own database.
+        demo_skills = dataclasses.replace(settings.skills, database_path=str(Path(scratch) / "demo.sqlite3"))
+        return _play_demo(args, dataclasses.replace(settings, skills=demo_skills), demo_turns())
+
+
+def _play_demo(args: argparse.Namespace, settings: Settings, turns) -> int:
     pipeline = _load_pipeline(settings, with_asr=True)
     if pipeline is None:
         return EXIT_FAILED
     failures = 0
     try:
-        for number, turn in enumerate(demo_turns(), start=1):
+        for number, turn in enumerate(turns, start=1):
             result = pipeline.run_wav(turn.wav)
             out = args.out_dir / f"reply-{number:02d}-{turn.wav.stem}.wav"
             _write_reply(out, result)
