@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from distill.data.records import DataFormatError, Example
-from distill.metrics import span_f1
+from distill.metrics import span_f1, top1_calibration_error
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def evaluate_examples(bundle: Path, examples: list[Example], progress: bool = Tr
         "slot_f1": slots["f1"] if annotated else None,
         "slot_items": len(annotated),
         "exact_match": float(np.mean(exact)) if annotated else None,
-        "ece": ece(confidence, correct),
+        "ece": top1_calibration_error(confidence, correct),
         "size_mb": round((bundle / "model.onnx").stat().st_size / 1e6, 2),
         "ms_per_query_mean": statistics.fmean(times_ms),
         "ms_per_query_p95": float(np.percentile(times_ms, 95)),
@@ -92,17 +92,6 @@ def oos_scores(gold: list[str], predicted: list[str], oos: str) -> dict[str, Any
         "oos_recall": hits / actual if actual else None,
         "oos_precision": hits / said if said else None,
     }
-
-
-def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
-    """Expected calibration error of the top-1 confidence, equal-width bins."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        in_bin = (confidence > low) & (confidence <= high)
-        if in_bin.any():
-            total += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
-    return float(total)
 
 
 def markdown(report: dict[str, Any], title: str) -> str:

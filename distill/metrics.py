@@ -121,8 +121,11 @@ def choose_threshold(
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     """ECE of the top-1 probability in equal-width bins."""
-    confidence = probabilities.max(axis=-1)
-    correct = probabilities.argmax(axis=-1) == labels
+    return top1_calibration_error(probabilities.max(axis=-1), probabilities.argmax(axis=-1) == labels, bins)
+
+
+def top1_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error from each item's top-1 confidence and whether it was right."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
     for low, high in zip(edges[:-1], edges[1:], strict=True):
