@@ -28,7 +28,11 @@ def load_model(bundle: Path, threads: int = 1):
     return IntentModel.load(NluSettings(bundle_dir=str(bundle), intra_op_threads=threads))
 
 
-def evaluate_examples(bundle: Path, examples: list[Example], progress: bool = True) -> dict[str, Any]:
+def evaluate_examples(
+    bundle: Path, examples: list[Example], progress: bool = True, keep_predictions: bool = False
+) -> dict[str, Any]:
+    """The metrics below; with `keep_predictions`, also `"predicted"`: the decided intent of every
+    example, in order (the out-of-scope label where the runtime rejected it), for confusion plots."""
     from tqdm.auto import tqdm
 
     if not examples:
@@ -69,6 +73,7 @@ def evaluate_examples(bundle: Path, examples: list[Example], progress: bool = Tr
         "ms_per_query_mean": statistics.fmean(times_ms),
         "ms_per_query_p95": float(np.percentile(times_ms, 95)),
         "threads": 1,
+        **({"predicted": decided} if keep_predictions else {}),
     }
 
 

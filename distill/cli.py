@@ -115,17 +115,64 @@ class TrainCommand:
         parser.add_argument("--skills", action="store_true", help="add the installed skills' declared intents")
         parser.add_argument("--oos", action="store_true", help="add CLINC150 out-of-scope utterances")
         parser.add_argument("--limit", type=int, help="keep only the first N examples per split (smoke runs)")
+        self._register_llm_teacher(parser)
+
+    @staticmethod
+    def _register_llm_teacher(parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group(
+            "LLM teacher", "augment train through an OpenAI-compatible endpoint (API key: $OPENAI_API_KEY if set)"
+        )
+        group.add_argument("--llm-teacher", metavar="URL", help="base URL ending in /v1, e.g. http://127.0.0.1:8080/v1")
+        group.add_argument("--llm-model", default="", metavar="NAME", help="model to request (part of the cache key)")
+        group.add_argument("--paraphrases", type=int, default=3, metavar="N", help="asked per example; 0: none")
+        group.add_argument("--llm-per-intent", type=int, default=0, metavar="K", help="paraphrase K per intent; 0: all")
+        group.add_argument("--unlabelled", type=Path, metavar="FILE", help="utterances to soft-label, one per line")
+        group.add_argument("--min-confidence", type=float, default=0.7, help="drop soft labels below this confidence")
+        group.add_argument("--llm-temperature", type=float, default=0.7)
+        group.add_argument("--llm-timeout", type=float, default=60.0, metavar="SECONDS", help="per request")
+        group.add_argument("--llm-workers", type=int, default=4, help="requests in flight at once")
+        group.add_argument("--llm-cache", type=Path, metavar="DIR", help="default: ~/.cache/edge/llm-teacher")
+
+    @staticmethod
+    def _llm_augment(args: argparse.Namespace, splits):
+        from distill.llm_teacher import TeacherSettings, augment, default_cache_dir, read_unlabelled, summary
+
+        settings = TeacherSettings(
+            base_url=args.llm_teacher,
+            model=args.llm_model,
+            api_key=os.environ.get("OPENAI_API_KEY", ""),
+            paraphrases=args.paraphrases,
+            per_intent=args.llm_per_intent,
+            temperature=args.llm_temperature,
+            min_confidence=args.min_confidence,
+            timeout_seconds=args.llm_timeout,
+            workers=args.llm_workers,
+            cache_dir=args.llm_cache or default_cache_dir(),
+            seed=args.seed,
+        )
+        splits, stats = augment(splits, settings, read_unlabelled(args.unlabelled) if args.unlabelled else ())
+        print(summary(stats))
+        return splits
 
     def run(self, args: argparse.Namespace) -> int:
         from distill.chain import build_bundle
         from distill.data.extra import with_extras
         from distill.data.sources import load_dataset
+        from distill.llm_teacher import TeacherUnavailable
         from distill.profiles import load_profile
         from distill.rhino_command import with_out_of_scope
 
+        if args.unlabelled and not args.llm_teacher:
+            print("distill train: --unlabelled needs --llm-teacher URL to label it", file=sys.stderr)
+            return 2
         splits = load_dataset(args.dataset, args.data, seed=args.seed)
         splits = {split: items[: args.limit] for split, items in splits.items()} if args.limit else splits
         splits = with_extras(splits, args.extra, args.skills)
+        try:
+            splits = self._llm_augment(args, splits) if args.llm_teacher else splits
+        except TeacherUnavailable as error:
+            print(f"distill train: {error}", file=sys.stderr)
+            return 2
         splits = with_out_of_scope(splits, args.data) if args.oos else splits
         build_bundle(
             splits, args.out, _settings(args), load_profile(args.device_profile), "distill " + shlex.join(args.argv)
@@ -147,23 +194,38 @@ class EvalCommand:
         parser.add_argument(
             "--per-expression", type=int, default=8, help="Rhino contexts: as given to `distill rhino` (held-out test)"
         )
-        parser.add_argument("--report", type=Path, help="write REPORT.json and REPORT.md (give the stem)")
+        parser.add_argument(
+            "--report",
+            type=Path,
+            metavar="DIR",
+            help="write DIR/report.{json,md,html} and DIR/confusion.png (see distill.report), "
+            "and the metric list as DIR.json and DIR.md beside it",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         from distill.bundle_eval import evaluate_examples, markdown
         from distill.data.sources import load_dataset
+        from distill.report import ModelColumn, write_report
 
         examples = load_dataset(args.dataset, args.data, per_expression=args.per_expression)[args.split][: args.limit]
-        report = {**evaluate_examples(args.bundle, examples), "dataset": args.dataset, "split": args.split}
+        result = evaluate_examples(args.bundle, examples, keep_predictions=args.report is not None)
+        report = {k: v for k, v in result.items() if k != "predicted"} | {"dataset": args.dataset, "split": args.split}
         if args.report:
-            args.report.parent.mkdir(parents=True, exist_ok=True)
-            args.report.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-            args.report.with_suffix(".md").write_text(markdown(report, f"{args.bundle.name} on {args.dataset}"))
+            column = ModelColumn.from_evaluation(args.bundle.name, result, [e.intent for e in examples])
+            title = f"{args.bundle.name} on {args.dataset} ({args.split})"
+            notes = [f"bundle: {args.bundle}", f"dataset: {args.dataset}, split {args.split}, {len(examples)} items"]
+            paths = write_report(args.report, title, [column], notes, command="distill " + shlex.join(args.argv))
+            if args.report.suffix not in (".json", ".md"):  # else the metric list would overwrite the folder
+                args.report.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+                args.report.with_suffix(".md").write_text(markdown(report, f"{args.bundle.name} on {args.dataset}"))
+            log.info("report: %s", paths["html"])
         print(json.dumps(report, indent=2))
         return 0
 
 
-COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand())
+from distill.promote import PromoteCommand  # noqa: E402  (stdlib-only at import time)
+
+COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), PromoteCommand())
 
 
 def parser() -> argparse.ArgumentParser:
