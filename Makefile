@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint bench bench-live model demo-wavs clean chromium portaudio whisper-onnx mosquitto openvino openvino-agreement arm64-agreement rknn
+.PHONY: run test lint bench bench-live model demo-wavs clean chromium portaudio whisper-onnx mosquitto openvino openvino-agreement arm64-agreement rknn rknn-agreement
 
 # The device runtime only: no torch.
 $(VENV)/.runtime: pyproject.toml
@@ -61,15 +61,21 @@ bench-live: $(VENV)/.test whisper-onnx
 	$(PY) -m bench.live_latency
 	$(PY) -m bench.wakeword
 
-# Rebuild the shipped intent model bundle (about 10 minutes on 2 cores).
+# Rebuild the shipped intent model bundle (about an hour on 2 cores).
+# The shipped intent bundle: mpnet teacher -> distilled 6-layer student (configs/hwu64.yaml),
+# swapped in only if it is no worse on any regression set (regression/registry.toml).
 model: $(VENV)/.test
-	$(PY) -m distill.baseline --out edge/models/hwu64-minilm-int8
+	$(VENV)/bin/distill run configs/hwu64.yaml
+	$(VENV)/bin/distill promote bundles/hwu64-student-int8 --deployed edge/models/hwu64-minilm-int8
 
 demo-wavs: $(VENV)/.test
 	$(PY) -m edge.demo.make
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# The intent bundle the device checks run on (make openvino-agreement BUNDLE=path/to/bundle).
+BUNDLE ?= edge/models/hwu64-minilm-int8
 
 # onnxruntime's OpenVINO execution provider in its own venv: the onnxruntime-openvino wheel
 # ships the same `onnxruntime` module as onnxruntime, so the two cannot share .venv.
@@ -83,9 +89,9 @@ clean:
 openvino: .venv-openvino/.ready
 
 openvino-agreement: $(VENV)/.runtime .venv-openvino/.ready
-	$(PY) -m devices.agreement --provider CPUExecutionProvider --out bench/results/agreement_cpu.json
-	.venv-openvino/bin/python -m devices.agreement --provider OpenVINOExecutionProvider --option device_type=CPU \
-		--out bench/results/agreement_openvino.json
+	$(PY) -m devices.agreement --bundle $(BUNDLE) --provider CPUExecutionProvider --out bench/results/agreement_cpu.json
+	.venv-openvino/bin/python -m devices.agreement --bundle $(BUNDLE) --provider OpenVINOExecutionProvider \
+		--option device_type=CPU --out bench/results/agreement_openvino.json
 	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_openvino.json \
 		| tee bench/results/agreement_cpu_vs_openvino.json
 
@@ -111,10 +117,10 @@ $(ARM64_ROOT)/.ready: $(VENV)/.runtime
 	touch $@
 
 arm64-agreement: $(ARM64_ROOT)/.ready
-	test -f bench/results/agreement_cpu.json || $(PY) -m devices.agreement --out bench/results/agreement_cpu.json
+	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/agreement_cpu.json
 	unshare -m sh -c "mount --bind devices/arm64_cpuinfo.txt /proc/cpuinfo && PYTHONPATH=$(ARM64_ROOT)/opt/edge-site:$(CURDIR) \
 		qemu-aarch64-static -cpu cortex-a76 -L $(ARM64_ROOT) $(ARM64_ROOT)/usr/bin/python3.11 \
-		-m devices.agreement --out bench/results/agreement_arm64_qemu.json"
+		-m devices.agreement --bundle $(BUNDLE) --out bench/results/agreement_arm64_qemu.json"
 	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_arm64_qemu.json \
 		| tee bench/results/agreement_cpu_vs_arm64_qemu.json
 
@@ -131,3 +137,17 @@ arm64-agreement: $(ARM64_ROOT)/.ready
 	touch $@
 
 rknn: .venv-rknn/.ready
+
+# The RK3588 NPU path in rknn-toolkit2's simulator: the bundle's model.onnx rewritten to float with
+# its own weights (devices/dequantize.py), INT8 calibrated on HWU64 validation utterances with the
+# fused attention layers in fp16 (hybrid), then the HWU64 test split against the CPU provider.
+# Leaves model.rknn in /tmp/edge-rknn (a board loads BUNDLE/model.rknn with rknn-toolkit-lite2).
+# About 10 minutes on 2 busy cores. RKNN_MODE=fp16 or int8 for the other two conversions.
+RKNN_MODE ?= hybrid
+rknn-agreement: $(VENV)/.runtime .venv-rknn/.ready
+	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/agreement_cpu.json
+	PYTHONPATH=$(CURDIR) .venv-rknn/bin/python -m devices.rknn_check --bundle $(BUNDLE) --mode $(RKNN_MODE) \
+		--work /tmp/edge-rknn/$(RKNN_MODE) --out bench/results/agreement_rknn_sim_$(RKNN_MODE).json
+	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_rknn_sim_$(RKNN_MODE).json \
+		| tee bench/results/agreement_cpu_vs_rknn_sim_$(RKNN_MODE).json
+	$(PY) -m devices.readme_table

@@ -72,6 +72,8 @@ def compare(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
         "passes": agreement >= MIN_AGREEMENT,
         "first": _describe(first),
         "second": _describe(second),
+        "second_model": second.get("model", ""),
+        **({"second_float_reference": second["float_reference"]} if "float_reference" in second else {}),
         "accuracy": {"first": first["accuracy"], "second": second["accuracy"]},
         "accuracy_difference": round(second["accuracy"] - first["accuracy"], 4),
         "max_confidence_difference": round(max(abs(x["confidence"] - y["confidence"]) for x, y in zip(a, b, strict=True)), 4),

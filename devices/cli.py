@@ -72,6 +72,23 @@ def describe(detection, choice, available: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+def accelerator_status(accelerator: str, settings: Settings) -> str:
+    """Whether the intent model will run on the profile's NPU runtime, and if not, why ("" without one)."""
+    if accelerator != "rknn-toolkit-lite2":
+        return f"{accelerator}: not used by the intent model" if accelerator else ""
+    import importlib.util
+
+    from edge.nlu.runtime import bundle_dir_of
+
+    model = bundle_dir_of(settings.nlu) / "model.rknn"
+    installed = importlib.util.find_spec("rknnlite") is not None
+    if model.is_file() and installed:
+        return f"{model} on the NPU through {accelerator}"
+    missing = [f"{model} (make one with python -m devices.rknn_check)"] if not model.is_file() else []
+    missing += [f"{accelerator} (pip install {accelerator})"] if not installed else []
+    return f"model.onnx on the CPU: missing {' and '.join(missing)}"
+
+
 def _run_show(args: argparse.Namespace, settings: Settings) -> int:
     from devices.detect import available_providers
 
@@ -79,6 +96,7 @@ def _run_show(args: argparse.Namespace, settings: Settings) -> int:
     if resolved is None:
         return EXIT_BAD_INPUT
     info = describe(*resolved, available_providers())
+    info["accelerator_status"] = accelerator_status(resolved[0].profile.accelerator, settings)
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
         return 0
@@ -90,6 +108,8 @@ def _run_show(args: argparse.Namespace, settings: Settings) -> int:
     quantization = info["quantization"]
     print(f"model:      {quantization['format']} INT8, {quantization['activations']} activations, "
           f"loads {quantization['target_format']}" + (f" via {info['accelerator']}" if info["accelerator"] else ""))
+    if info["accelerator_status"]:
+        print(f"npu:        {info['accelerator_status']}")
     print(f"providers:  wanted {', '.join(info['profile_providers'])}")
     print(f"            installed {', '.join(info['available_providers'])}")
     print(f"            using {', '.join(info['chosen_providers'])} ({info['choice_reason']})")

@@ -21,10 +21,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from devices.profile import profiles_dir
 from distill.export import QUANTIZATION_PRESETS
 
 log = logging.getLogger(__name__)
-PROFILES_DIR = Path(__file__).resolve().parent.parent / "devices" / "profiles"
+PROFILES_DIR = profiles_dir()  # the one folder of board profiles, owned by devices/
 _ARCH_PRESET = {"arm64": "arm64", "aarch64": "arm64", "x86_64": "avx2", "x86-64": "avx2", "amd64": "avx2"}
 
 

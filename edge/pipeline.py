@@ -113,7 +113,7 @@ class Pipeline:
         cls, settings: Settings, with_asr: bool = True, clock: Callable | None = None, caster: CardCaster | None = None,
     ) -> Pipeline:
         loaded = load_skills(settings, clock=clock)  # built-ins and entry points; skipped ones are logged
-        nlu = IntentModel.load(settings.nlu)
+        nlu = IntentModel.for_device(settings.nlu, settings.device)  # the board's providers, or its NPU
         asr = None
         if with_asr:  # the engine `asr.engine` names, its decoding biased toward the skills' words
             vocabulary = skill_words(loaded.registry.skills) | label_words(Path(nlu.bundle_dir) / "labels.json")

@@ -41,7 +41,7 @@ class TextConversation:
     @classmethod
     def load(cls, settings: Settings, clock: Clock | None = None, on_alert: Callable[[Alert], None] | None = None,
              session: str = "chat") -> TextConversation:
-        return cls(settings, IntentModel.load(settings.nlu), load_skills(settings, clock), session, on_alert)
+        return cls(settings, IntentModel.for_device(settings.nlu, settings.device), load_skills(settings, clock), session, on_alert)
 
     def turn(self, text: str) -> dict[str, Any]:
         """One request; returns its trace (never raises for a failing skill)."""

@@ -12,16 +12,22 @@ import numpy as np
 from edge.events import IntentResult
 from edge.nlu.bundle import BundleError, BundleLabels, BundleManifest, check_bundle_files, read_labels, read_manifest
 from edge.nlu.text import normalize_utterance
-from edge.settings import NluSettings
+from edge.settings import DeviceSettings, NluSettings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BUNDLE_NAME = "hwu64-minilm-int8"
 ALTERNATIVES_KEPT = 3
+CPU_PROVIDER = "CPUExecutionProvider"
+RKNN_ACCELERATOR = "rknn-toolkit-lite2"  # a device profile's `accelerator` for Rockchip NPUs
 
 
 def default_bundle_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "models" / DEFAULT_BUNDLE_NAME
+
+
+def bundle_dir_of(settings: NluSettings) -> Path:
+    return Path(settings.bundle_dir).expanduser() if settings.bundle_dir else default_bundle_dir()
 
 
 class IntentModel:
@@ -35,13 +41,15 @@ class IntentModel:
         self._tokenizer = tokenizer
 
     @classmethod
-    def load(cls, settings: NluSettings, providers: Sequence[str | tuple[str, dict]] | None = None) -> IntentModel:
+    def load(
+        cls, settings: NluSettings, providers: Sequence[str | tuple[str, dict]] | None = None, session=None,
+    ) -> IntentModel:
         """`providers`: what onnxruntime's InferenceSession takes, e.g. a device profile's choice
-        (`devices.detect.choose_providers(...).providers`); None: the CPU provider."""
-        import onnxruntime
+        (`devices.detect.choose_providers(...).providers`); None: the CPU provider. `session`: an
+        already-loaded model with onnxruntime's session interface (the NPU's `RknnSession`)."""
         from tokenizers import Tokenizer
 
-        bundle_dir = Path(settings.bundle_dir).expanduser() if settings.bundle_dir else default_bundle_dir()
+        bundle_dir = bundle_dir_of(settings)
         check_bundle_files(bundle_dir)
         manifest = read_manifest(bundle_dir)
         if settings.oos_threshold >= 0:
@@ -51,20 +59,31 @@ class IntentModel:
             tokenizer = Tokenizer.from_file(str(bundle_dir / "tokenizer.json"))
         except Exception as error:  # tokenizers raises a bare Exception on a bad file
             raise BundleError(f"{bundle_dir / 'tokenizer.json'} is not a valid tokenizer: {error}") from error
-        tokenizer.enable_truncation(manifest.max_length)
-        tokenizer.no_padding()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = settings.intra_op_threads
-        options.inter_op_num_threads = 1
-        try:
-            session = onnxruntime.InferenceSession(
-                str(bundle_dir / "model.onnx"), options, providers=list(providers or ["CPUExecutionProvider"])
-            )
-        except Exception as error:  # onnxruntime raises its own untyped errors on a corrupt model
-            raise BundleError(f"{bundle_dir / 'model.onnx'} is not a loadable ONNX model: {error}") from error
+        if session is None:
+            session = _onnx_session(bundle_dir / "model.onnx", settings, list(providers or [CPU_PROVIDER]))
         _check_signature(session, labels, bundle_dir)
-        logger.info("loaded intent bundle %s (%d intents)", bundle_dir.name, len(labels.intents))
+        tokenizer.enable_truncation(_token_limit(session, manifest.max_length))
+        tokenizer.no_padding()
+        logger.info("loaded intent bundle %s (%d intents) on %s", bundle_dir.name, len(labels.intents),
+                    ", ".join(session.get_providers()))
         return cls(bundle_dir, manifest, labels, session, tokenizer)
+
+    @classmethod
+    def for_device(cls, settings: NluSettings, device: DeviceSettings, root: Path = Path("/")) -> IntentModel:
+        """The bundle on this board: the device profile's providers in order of preference (missing
+        ones fall back to the CPU with one warning; an unknown board gets the generic profile),
+        or the bundle's `model.rknn` on the NPU when the profile's accelerator is RKNN (unless
+        `device.providers` names onnxruntime providers)."""
+        from devices.detect import resolve
+
+        detection, choice = resolve(device.profile, device.providers, root=root)
+        logger.info("device profile %s (%s); %s", detection.profile.name, detection.reason, choice.reason)
+        rknn_path = bundle_dir_of(settings) / "model.rknn"
+        if detection.profile.accelerator == RKNN_ACCELERATOR and not device.providers and rknn_path.is_file():
+            session = _rknn_session_or_none(rknn_path, settings, detection.profile.operators.max_sequence_length)
+            if session is not None:
+                return cls.load(settings, session=session)
+        return cls.load(settings, providers=choice.providers)
 
     @property
     def session_providers(self) -> list[str]:
@@ -132,6 +151,54 @@ def _adjacent(text: str, previous_end: int, start: int) -> bool:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max())
     return shifted / shifted.sum()
+
+
+def _onnx_session(path: Path, settings: NluSettings, providers: list):
+    """An onnxruntime session on `providers`; when an installed accelerator fails to start, one
+    warning and the CPU provider alone (a corrupt file is refused naming it either way)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = settings.intra_op_threads
+    options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=providers)
+    except Exception as error:  # onnxruntime raises its own untyped errors
+        accelerated = [_provider_name(item) for item in providers if _provider_name(item) != CPU_PROVIDER]
+        if not accelerated or not path.is_file():
+            raise BundleError(f"{path} is not a loadable ONNX model: {error}") from error
+        try:
+            session = onnxruntime.InferenceSession(str(path), options, providers=[CPU_PROVIDER])
+        except Exception as cpu_error:
+            raise BundleError(f"{path} is not a loadable ONNX model: {cpu_error}") from cpu_error
+        logger.warning("%s could not start for %s (%s); running it on %s instead",
+                       ", ".join(accelerated), path, str(error).splitlines()[0] if str(error) else error, CPU_PROVIDER)
+        return session
+
+
+def _provider_name(item: str | tuple[str, dict]) -> str:
+    return item if isinstance(item, str) else item[0]
+
+
+def _rknn_session_or_none(path: Path, settings: NluSettings, length: int):
+    """The NPU session, or None (one warning) when rknn-toolkit-lite2 or the NPU is missing here.
+    A corrupt model.rknn is an error: the bundle is broken, not the board."""
+    from devices.rknn_runtime import RknnModelError, RknnSession, RknnUnavailableError
+
+    labels = read_labels(bundle_dir_of(settings))
+    try:
+        return RknnSession.load(path, length, len(labels.intents), len(labels.slot_tags))
+    except RknnUnavailableError as error:
+        logger.warning("%s; running model.onnx on %s instead", error, CPU_PROVIDER)
+        return None
+    except RknnModelError as error:
+        raise BundleError(str(error)) from error
+
+
+def _token_limit(session, max_length: int) -> int:
+    """The bundle's max length, or less when the model has a fixed, shorter input (an NPU model)."""
+    width = session.get_inputs()[0].shape[-1]
+    return min(max_length, width) if isinstance(width, int) and width > 0 else max_length
 
 
 def _check_signature(session, labels: BundleLabels, bundle_dir: Path) -> None:
