@@ -152,3 +152,62 @@ for the `{manifest["device_profile"]}` device profile ({manifest["quantization"]
 
     {manifest["command"]}
 """
+
+
+def distilled_card(manifest: dict[str, Any], side_by_side: dict[str, Any] | None = None) -> str:
+    """The card for bundles made by `distill run` (teacher -> student); with the evaluation stage's
+    summary, the teacher / fp32 / INT8 table and the speed-up."""
+    m = manifest["metrics"]
+    student, teacher = m.get("student", {}), m.get("teacher", {})
+    settings = student.get("settings", {})
+    data = ", ".join(f"{split} {count}" for split, count in m["data"].items())
+    quantization = manifest["quantization"]
+    quant = quantization.get("preset") or quantization.get("calibration") or quantization.get("format", "")
+    rows = "| (run the evaluate stage) | |"
+    if side_by_side:
+        names = list(side_by_side["columns"])
+        keys = ("accuracy", "macro_f1", "oos_recall", "oos_precision", "slot_f1", "ece", "size_mb", "ms_per_query_mean")
+        header = "| metric | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
+        lines = []
+        for key in keys:
+            values = [side_by_side["columns"][n].get(key) for n in names]
+            if all(v is None for v in values):
+                continue
+            cells = [
+                "n/a"
+                if v is None
+                else (
+                    f"{100 * v:.2f}%"
+                    if key in ("accuracy", "macro_f1", "oos_recall", "oos_precision", "slot_f1")
+                    else f"{v:.3f}"
+                )
+                for v in values
+            ]
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        rows = header + "\n" + "\n".join(lines)
+        rows += (
+            f"\n\n{side_by_side['dataset']} {side_by_side['split']} split, out-of-scope threshold rule "
+            f"`{side_by_side['threshold_rule']}`. Speed-up teacher / INT8 student at one thread: "
+            f"**{side_by_side['speedup_teacher_over_int8']:.1f}x**."
+        )
+    return f"""# Distilled intent + slot model (INT8 ONNX)
+
+`{manifest["base_model"]}`. Knowledge distillation (temperature-scaled soft targets, pooled
+hidden-state matching) from a fine-tuned `{teacher.get("model", "?")}` teacher, then Optimum
+ONNX export and INT8 ({quant}) for the `{manifest["device_profile"]}` device profile.
+
+- Data: {data} examples; student vocabulary {student.get("vocabulary", "?")} tokens,
+  {student.get("parameters", 0) / 1e6:.1f}M parameters, {settings.get("epochs", "?")} epochs,
+  KD temperature {settings.get("temperature", "?")}, soft weight {settings.get("soft_weight", "?")}.
+- Decision: softmax(intent_logits / {manifest["temperature"]:.4f}); out of scope when the top intent is
+  `{manifest["oos_label"]}` or its probability is below {manifest["oos_threshold"]:.4f}.
+- Text must go through `edge.nlu.text.normalize_utterance` (the device does this).
+
+## Teacher and students side by side
+
+{rows}
+
+## Reproduce
+
+    {manifest["command"]}
+"""

@@ -50,6 +50,7 @@ def build_bundle(
     from distill.export import export_onnx, quantize
     from distill.hwu64 import slot_tag_set
 
+    splits = _seen_intents_only(splits)
     if not splits.get("train") or not splits.get("valid"):
         raise DataFormatError(
             "training needs train and valid examples; files are split 10% valid / 10% test per intent, "
@@ -85,6 +86,18 @@ def build_bundle(
     }
     _write(staging, out, manifest)
     return manifest
+
+
+def _seen_intents_only(splits: Splits) -> Splits:
+    """`splits` without the valid/test items whose intent has no training example (e.g. after
+    `distill train --limit`): the model has no output for them, so they cannot be encoded."""
+    seen = {e.intent for e in splits.get("train", [])} | {OOS_LABEL}
+    kept: Splits = {}
+    for split, items in splits.items():
+        kept[split] = items if split == "train" else [e for e in items if e.intent in seen]
+        if len(kept[split]) < len(items):
+            log.warning("%s: dropped %d items whose intent has no training example", split, len(items) - len(kept[split]))
+    return kept
 
 
 def _fine_tune(data, tokenizer, intents: list[str], slot_tags: list[str], settings: ChainSettings):

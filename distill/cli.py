@@ -5,6 +5,10 @@ distill data DATASET                 counts and validation report (clinc150, hwu
 distill rhino CONTEXT.yaml --out DIR one command from a Rhino context to a checked bundle
 distill train DATASET --out DIR      any dataset (+ --extra FILE, --skills) to a bundle
 distill eval BUNDLE --dataset NAME   accuracy, macro-F1, OOS, slot F1, ECE, size, ms/query
+distill run CONFIG.yaml              the whole chain: teacher -> distilled student -> INT8 bundle ->
+                                     side-by-side report; resumes after an interruption
+distill promote CANDIDATE --deployed DIR
+                                     swap in a bundle only if no regression set gets worse
 distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)
 """
 
@@ -224,8 +228,52 @@ class EvalCommand:
 
 
 from distill.promote import PromoteCommand  # noqa: E402  (stdlib-only at import time)
+from distill.run import STAGES as STAGE_NAMES  # noqa: E402  (stdlib-only at import time)
 
-COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), PromoteCommand())
+
+class RunCommand:
+    name = "run"
+    help = "teacher -> distilled student -> INT8 bundle -> report, from a YAML config (resumable)"
+
+    def register(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("config", type=Path, help="run configuration, e.g. configs/clinc150.yaml")
+        parser.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a top-level setting (YAML value), e.g. --set limit=200 --set out=/tmp/b",
+        )
+        parser.add_argument("--stop-after", choices=STAGE_NAMES, help="stop after this stage (rerun to continue)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        import yaml
+
+        from distill.data.records import DataFormatError
+        from distill.run import run_config
+
+        overrides = {}
+        for item in args.set:
+            key, separator, value = item.partition("=")
+            if not separator:
+                raise DataFormatError(f"--set {item!r}: expected KEY=VALUE")
+            overrides[key.strip()] = yaml.safe_load(value)
+        results = run_config(args.config, "distill " + shlex.join(args.argv), overrides, args.stop_after)
+        evaluation = results.get("evaluate")
+        if evaluation:
+            int8 = evaluation["columns"]["student INT8 (bundle)"]
+            print(
+                f"{results['bundle']['bundle']}: INT8 accuracy {int8['accuracy']:.4f}, "
+                f"oos recall {int8['oos_recall'] if int8['oos_recall'] is not None else 'n/a'}, "
+                f"{int8['size_mb']} MB, {evaluation['speedup_teacher_over_int8']:.1f}x faster than the teacher; "
+                "report in the run folder's report/"
+            )
+        else:
+            print(f"stopped after {args.stop_after}; rerun the same command to continue")
+        return 0
+
+
+COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), RunCommand(), PromoteCommand())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -39,10 +39,14 @@ class BertForIntentAndSlots(BertPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         intent_labels: torch.Tensor | None = None,
         slot_labels: torch.Tensor | None = None,
+        pooled_layers: bool = False,
     ) -> IntentSlotOutput:
+        """`pooled_layers=True` (training only; the ONNX graph never has it) also returns the
+        mean-pooled output of every layer, `[batch, layers + 1, hidden]`, for hidden-state distillation."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        encoded = self.bert(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=pooled_layers)
+        hidden = encoded.last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         intent_logits = self.intent_head(self.dropout(pooled))
@@ -54,7 +58,12 @@ class BertForIntentAndSlots(BertPreTrainedModel):
                 loss = loss + nn.functional.cross_entropy(
                     slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=-100
                 )
-        return IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
+        result = IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
+        if pooled_layers:
+            result["pooled_layers"] = torch.stack(
+                [(h * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0) for h in encoded.hidden_states], dim=1
+            )
+        return result
 
 
 def new_model(base_dir: str, intents: list[str], slot_tags: list[str]) -> BertForIntentAndSlots:

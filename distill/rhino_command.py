@@ -20,11 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def with_out_of_scope(splits: Splits, data_dir: Path, train_limit: int = 100) -> Splits:
-    """Append CLINC150 oos items (train: at most `train_limit`) to each split; unchanged without the data."""
-    from distill.data.public import load_clinc150
+    """Append CLINC150 oos items (train: at most `train_limit`; over 100 they come from the
+    "oos+" file, which has 250) to each split; unchanged without the data."""
+    from distill.data.public import load_clinc150, load_clinc150_plus
 
     try:
-        clinc = load_clinc150(data_dir)
+        clinc = load_clinc150_plus(data_dir) if train_limit > 100 else load_clinc150(data_dir)
     except DataFormatError as error:
         log.warning("no out-of-scope examples added (%s); the bundle will never answer out_of_scope", error)
         return splits

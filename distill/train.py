@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +36,7 @@ class TrainSettings:
     warmup_fraction: float = 0.1  # of all optimisation steps
     seed: int = 13
     threads: int = 2
+    bucket_by_length: bool = False  # batches of similar length: less padding, ~1.5x faster on CPU
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Encoded:
     offsets: list[tuple[int, int]]
     slot_labels: list[int]  # per token, IGNORE for special tokens / unannotated utterances
     intent: int
+    index: int = -1  # position in its split; lets a loss look up per-example teacher outputs
 
 
 def token_tags(text: str, word_tags: tuple[str, ...], offsets: list[tuple[int, int]]) -> list[str | None]:
@@ -81,7 +84,7 @@ def encode(
         else:
             tags = token_tags(utterance.text, utterance.word_tags, offsets)
             labels = [IGNORE if tag is None else tag_ids.get(tag, 0) for tag in tags]
-        encoded.append(Encoded(ids, offsets, labels, intent_ids[utterance.intent]))
+        encoded.append(Encoded(ids, offsets, labels, intent_ids[utterance.intent], len(encoded)))
     return encoded
 
 
@@ -99,7 +102,42 @@ def collate(batch: list[Encoded]):
         mask[row, :n] = 1
         slots[row, :n] = torch.tensor(item.slot_labels)
     intents = torch.tensor([item.intent for item in batch])
-    return {"input_ids": ids, "attention_mask": mask, "intent_labels": intents, "slot_labels": slots}
+    indices = torch.tensor([item.index for item in batch])
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "intent_labels": intents,
+        "slot_labels": slots,
+        "example_index": indices,
+    }
+
+
+def supervised_loss(model, batch: dict):
+    """Cross-entropy on the gold intent and slot tags (the model computes it)."""
+    return model(**{k: v for k, v in batch.items() if k != "example_index"}).loss
+
+
+class LengthBucketSampler:
+    """Shuffled batches whose items have similar lengths: shuffle, cut into pools of 50 batches,
+    sort each pool by length, batch it, shuffle the batches. Padding drops to a few tokens."""
+
+    def __init__(self, lengths: list[int], batch_size: int, generator) -> None:
+        self.lengths, self.batch_size, self.generator = lengths, batch_size, generator
+
+    def __iter__(self):
+        import torch
+
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        pool = 50 * self.batch_size
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i])
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        for position in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[position]
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
 
 
 def seed_everything(seed: int) -> None:
@@ -111,10 +149,27 @@ def seed_everything(seed: int) -> None:
 
 
 def train(
-    model, train_set: list[Encoded], valid_set: list[Encoded], slot_tags: list[str], settings: TrainSettings
+    model,
+    train_set: list[Encoded],
+    valid_set: list[Encoded],
+    slot_tags: list[str],
+    settings: TrainSettings,
+    loss_fn=supervised_loss,
+    checkpoint: Path | None = None,
+    extra_parameters: list | None = None,
 ) -> list[dict]:
-    """Fine-tune in place; returns one log record per epoch (loss, validation scores, seconds)."""
+    """Fine-tune in place; returns one log record per epoch (loss, validation scores, seconds).
+
+    `loss_fn(model, batch)` gives the loss (default: the model's own cross-entropy). With
+    `checkpoint`, the model, optimiser, scheduler and shuffling state are saved after every epoch
+    and a rerun continues after the last finished epoch. `extra_parameters` (e.g. a projection
+    used only by the loss) are optimised with the encoder's learning rate.
+
+    The loop runs through Hugging Face Accelerate: alone it is one process on the CPU (or one
+    GPU); under `accelerate launch` the model is wrapped for data parallelism and the batches
+    are sharded across processes; only the main process writes checkpoints."""
     import torch
+    from accelerate import Accelerator
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -122,28 +177,56 @@ def train(
     torch.set_num_threads(settings.threads)
     seed_everything(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(
-        train_set, batch_size=settings.batch_size, shuffle=True, collate_fn=collate, generator=generator
-    )
-    optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.learning_rate)
+    if settings.bucket_by_length:
+        sampler = LengthBucketSampler([len(item.input_ids) for item in train_set], settings.batch_size, generator)
+        loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate)
+    else:
+        loader = DataLoader(
+            train_set, batch_size=settings.batch_size, shuffle=True, collate_fn=collate, generator=generator
+        )
+    groups = parameter_groups(model, settings)
+    if extra_parameters:
+        groups.append({"params": list(extra_parameters), "weight_decay": 0.0, "lr": settings.learning_rate})
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
     steps = settings.epochs * len(loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_fraction * steps), steps)
-    history = []
-    for epoch in range(1, settings.epochs + 1):
+    history: list[dict] = []
+    first_epoch = 1
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        for parameter, saved in zip(extra_parameters or [], state.get("extra", []), strict=False):
+            parameter.data.copy_(saved)
+        history, first_epoch = state["history"], state["epoch"] + 1
+        log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    distributed = accelerator.num_processes > 1
+    if distributed:
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    else:
+        model, optimizer = accelerator.prepare(model, optimizer)
+    for epoch in range(first_epoch, settings.epochs + 1):
         model.train()
         started, total_loss = time.perf_counter(), 0.0
-        progress = tqdm(loader, desc=f"epoch {epoch}/{settings.epochs}", unit="batch")
+        progress = tqdm(
+            loader, desc=f"epoch {epoch}/{settings.epochs}", unit="batch", disable=not accelerator.is_local_main_process
+        )
         for batch in progress:
-            loss = model(**batch).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if not distributed:
+                batch = {key: value.to(accelerator.device) for key, value in batch.items()}
+            loss = loss_fn(model, batch)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
             total_loss += loss.item()
             progress.set_postfix(loss=f"{loss.item():.3f}")
         seconds = time.perf_counter() - started
-        scores = evaluate_torch(model, valid_set, slot_tags)
+        scores = evaluate_torch(accelerator.unwrap_model(model), valid_set, slot_tags)
         record = {"epoch": epoch, "train_loss": total_loss / len(loader), "seconds": round(seconds, 1), **scores}
         log.info(
             "epoch %d: loss %.4f, valid intent accuracy %.4f, valid slot F1 %.4f, %.0f s",
@@ -154,6 +237,21 @@ def train(
             seconds,
         )
         history.append(record)
+        if checkpoint is not None and accelerator.is_main_process:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            state = {
+                "model": accelerator.unwrap_model(model).state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "extra": [parameter.detach().clone() for parameter in extra_parameters or []],
+                "history": history,
+                "epoch": epoch,
+            }
+            torch.save(state, checkpoint.with_suffix(".tmp"))
+            checkpoint.with_suffix(".tmp").replace(checkpoint)  # atomic: a kill never leaves half a file
+        accelerator.wait_for_everyone()
+    model = accelerator.unwrap_model(model)
     model.eval()
     return history
 
@@ -179,14 +277,15 @@ def evaluate_torch(model, items: list[Encoded], slot_tags: list[str], batch_size
     import torch
 
     model.eval()
+    device = next(model.parameters()).device
     correct, predicted_spans, gold = 0, [], []
     with torch.inference_mode():
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
             batch = collate(chunk)
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            correct += int((out.intent_logits.argmax(-1) == batch["intent_labels"]).sum())
-            tags = out.slot_logits.argmax(-1).numpy()
+            out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+            correct += int((out.intent_logits.argmax(-1).cpu() == batch["intent_labels"]).sum())
+            tags = out.slot_logits.argmax(-1).cpu().numpy()
             for row, item in enumerate(chunk):
                 if all(label == IGNORE for label in item.slot_labels):
                     continue

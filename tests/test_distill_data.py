@@ -202,7 +202,7 @@ def test_report_flags_labels_with_too_few_examples() -> None:
 
 
 def test_unknown_dataset_says_what_is_accepted(tmp_path: Path) -> None:
-    with pytest.raises(DataFormatError, match="banking77, clinc150, hwu64, snips"):
+    with pytest.raises(DataFormatError, match="banking77, clinc150, clinc150_plus, hwu64, snips"):
         load_dataset("atis", tmp_path)
 
 

@@ -23,8 +23,8 @@ Splits = dict[str, list[Example]]
 BANKING77_VALID_FRACTION = 0.1
 
 
-def load_clinc150(data_dir: Path) -> Splits:
-    path = require_file(data_dir / "clinc150" / "data_full.json")
+def load_clinc150(data_dir: Path, file_name: str = "data_full.json") -> Splits:
+    path = require_file(data_dir / "clinc150" / file_name)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -36,6 +36,11 @@ def load_clinc150(data_dir: Path) -> Splits:
             raise DataFormatError(f"{path}: no '{source}' split; expected the oos-eval data_full.json")
         splits[split] = [_clinc_example(text, intent) for text, intent in pairs]
     return splits
+
+
+def load_clinc150_plus(data_dir: Path) -> Splits:
+    """CLINC150 "oos+": the same validation and test sets, 250 out-of-scope training items, not 100."""
+    return load_clinc150(data_dir, "data_oos_plus.json")
 
 
 def _clinc_example(text: str, intent: str) -> Example:
@@ -112,4 +117,4 @@ def _banking_csv(path: Path) -> list[Example]:
         return [Example(normalize_utterance(row["text"]), row["category"]) for row in reader]
 
 
-LOADERS = {"clinc150": load_clinc150, "hwu64": load_hwu64, "snips": load_snips, "banking77": load_banking77}
+LOADERS = {"clinc150": load_clinc150, "clinc150_plus": load_clinc150_plus, "hwu64": load_hwu64, "snips": load_snips, "banking77": load_banking77}

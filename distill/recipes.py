@@ -1,0 +1,33 @@
+"""The settings of the teacher and student stages (what `distill run` configs may set). Kept
+apart from distill.teacher / distill.student so reading a config does not import torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    model: str = "mpnet"
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 4e-5
+    head_learning_rate: float = 2e-3
+    max_length: int = 48
+    seed: int = 13
+    lora_rank: int = 0  # > 0: train LoRA adapters (peft) on the encoder instead of all its weights
+
+
+@dataclass(frozen=True)
+class StudentSettings:
+    layers: tuple[int, ...] = (0, 1, 2, 3)  # which of the base model's layers to keep (bottom ones)
+    epochs: int = 8
+    batch_size: int = 32
+    learning_rate: float = 1.5e-4
+    head_learning_rate: float = 2e-3
+    temperature: float = 2.0
+    soft_weight: float = 0.8
+    hidden_weight: float = 1.0
+    max_length: int = 48
+    seed: int = 13
+    prune_vocabulary: bool = True

