@@ -51,8 +51,8 @@ class Interpreter:
     def during(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> tuple[str, str, SlotValue | None]:
         """(kind, slot, value) for an utterance while `frame` waits for an answer or a yes. The
         readings are tried in order; the first that fits wins."""
-        steps = (self._cancel, self._correction, self._reply_to_question, self._new_sentence, self._free_text,
-                 self._other_slot, self._open_answer)
+        steps = (self._cancel, self._correction, self._other_request, self._reply_to_question, self._new_sentence,
+                 self._free_text, self._other_slot, self._open_answer)
         for step in steps:
             found = step(frame, intent, text, now)
             if found is not None:
@@ -68,6 +68,12 @@ class Interpreter:
             return None
         found = _any_slot(frame.spec, rest, now, prefer=named_slot(text, list(frame.spec.slots)) or frame.pending)
         return None if found is None else ("correct", *found)
+
+    def _other_request(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
+        """A whole declared sentence of another intent is a new request, even when a value of the
+        pending slot is in it ("remember my home city is shanghai" while asked "For which city?")."""
+        found = self.match(text, now)
+        return ("sentence", "", None) if found is not None and found.intent != frame.intent else None
 
     def _reply_to_question(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
         """A yes/no to an offer (or a changed slot value instead), or a typed answer to the pending slot."""

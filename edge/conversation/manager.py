@@ -177,7 +177,9 @@ class DialogueManager:
         if spec is not None:
             frame = Frame(spec, skill.name, text=turn.text)
             now = self._clock()
-            said = {name: intent.slots.get(model_name, "") for name, model_name in spec.model_slots.items()}
+            # The model tags a slot with the name `model_slots` maps it to, else with the skill's own slot
+            # name (a bundle rebuilt with the skill's examples, see edge/skills/examples.py).
+            said = {name: intent.slots.get(spec.model_slots.get(name, name), "") for name in spec.slots}
             said.update(skill.slot_words(intent.intent, turn.text))
             for name, words in said.items():
                 value = read_slot(spec.slots[name], words.split(), now) if words and name in spec.slots else None
