@@ -74,3 +74,10 @@ def test_decode_slots_starts_a_new_span_on_a_stray_inside_tag():
     text = "at seven"
     assert decode_slots(text, ["I-time", "I-time"], [(0, 2), (3, 8)], [0, 0]) == {"time": "at seven"}
     assert decode_slots(text, ["O", "I-time"], [(0, 2), (3, 8)], [0, 0]) == {"time": "seven"}
+
+
+def test_decode_slots_widens_a_value_cut_inside_a_word():
+    text = "brew some oolong tea"  # "oolong" as "o" + "##olo" + "##ng", only the first piece tagged
+    tags = ["O", "O", "B-tea", "O", "O", "O"]
+    offsets = [(0, 4), (5, 9), (10, 11), (11, 14), (14, 16), (17, 20)]
+    assert decode_slots(text, tags, offsets, [0] * 6) == {"tea": "oolong"}

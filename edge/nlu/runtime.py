@@ -127,7 +127,9 @@ def decode_slots(
     """Merge per-token BIO tags into slot values, cut from `text` by character offsets.
 
     A run starts at B-x (or at an I-x that does not continue an x run) and goes on while
-    tokens are I-x. When one slot type occurs twice, the first occurrence wins.
+    tokens are I-x. When one slot type occurs twice, the first occurrence wins. Values are whole
+    words (the model is trained on word-level tags): a run that starts or stops inside a word,
+    "o" of "oolong", is widened to the word's edges.
     """
     spans: list[tuple[str, int, int]] = []
     for tag, (start, end), is_special in zip(tags, offsets, special, strict=True):
@@ -140,7 +142,9 @@ def decode_slots(
             spans.append((slot_type, start, end))
     slots: dict[str, str] = {}
     for slot_type, start, end in spans:
-        slots.setdefault(slot_type, text[start:end])
+        start = text.rfind(" ", 0, start) + 1
+        space = text.find(" ", end)
+        slots.setdefault(slot_type, text[start : len(text) if space < 0 else space])
     return slots
 
 
