@@ -202,6 +202,10 @@ class Run:
                 if unseen:
                     log.warning("%s: %d items with intents never seen in train are left out", split, len(unseen))
                     splits[split] = [e for e in splits[split] if e.intent in intents]
+            from distill.data.report import data_report
+
+            for warning in data_report(config.dataset, splits).warnings:  # too few examples, leaks, ...
+                log.warning("data: %s", warning)
             data = {split: [e.to_utterance() for e in items] for split, items in splits.items()}
             self._data = (data, intents, slot_tag_set(data["train"]), splits)
         return self._data
