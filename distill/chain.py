@@ -47,8 +47,9 @@ def build_bundle(
             return build_bundle(splits, out, settings, profile, command, Path(scratch))
     from distill import evaluate as ev
     from distill.baseline import BASE_MODEL, shipped_tokenizer
-    from distill.export import export_onnx, quantize
+    from distill.export import export_onnx
     from distill.hwu64 import slot_tag_set
+    from distill.quantize import quantize_for_profile
 
     splits = _seen_intents_only(splits)
     if not splits.get("train") or not splits.get("valid"):
@@ -64,8 +65,10 @@ def build_bundle(
     fp32_path = export_onnx(model, work / "onnx", opset=settings.opset)
     staging = work / "bundle"
     staging.mkdir(parents=True, exist_ok=True)
-    quantization = quantize(fp32_path, staging / "model.onnx", profile.quantization_preset, per_channel=True)
     tokenizer.save(str(staging / "tokenizer.json"))
+    quantization = quantize_for_profile(
+        fp32_path, staging / "model.onnx", profile, "auto", staging / "tokenizer.json", data["valid"]
+    )
     (staging / "labels.json").write_text(json.dumps({"intents": intents, "slot_tags": slot_tags}, indent=2) + "\n")
     valid = ev.predict(ev.open_session(staging / "model.onnx"), tokenizer, data["valid"], slot_tags)
     calibration = ev.calibrate(

@@ -1,78 +1,74 @@
-"""The device profile a bundle is built for: `devices/profiles/NAME.toml` when the `devices`
-package ships it, else a generic preset. Only the fields `distill` needs are read here.
+"""The device profile a bundle is built for, read with the one profile loader
+(`devices.profile.load_profile`, schema in devices/profiles/README.md): distill keeps only what
+it needs to quantise.
 
-Read from the TOML (owned by `devices/`, see devices/profiles/README.md):
+    activations = "dynamic"  ->  dynamic INT8 with the profile's Optimum preset (arm64 | avx2 | avx512_vnni)
+    activations = "static"   ->  static QDQ INT8, per-channel weights, activation ranges calibrated on
+                                 the bundle's validation utterances (`distill.quantize`)
 
-    name = "rpi5"
-    [cpu]
-    architecture = "aarch64"            # aarch64 | x86_64 | any
-    [quantization]
-    format = "QOperator"                # QOperator | QDQ
-    optimum_preset = "arm64"            # arm64 | avx2 | avx512_vnni: Optimum AutoQuantizationConfig
-
-Only dynamic INT8 through Optimum's presets is built so far; a profile asking for anything else
-(static QDQ for an NPU or TensorRT, an empty preset) is refused with a message that says so.
+"generic", when no generic.toml is there, is the built-in dynamic arm64 preset.
 """
 
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from devices.profile import ProfileError as DevicesProfileError
 from devices.profile import profiles_dir
 from distill.export import QUANTIZATION_PRESETS
 
 log = logging.getLogger(__name__)
 PROFILES_DIR = profiles_dir()  # the one folder of board profiles, owned by devices/
-_ARCH_PRESET = {"arm64": "arm64", "aarch64": "arm64", "x86_64": "avx2", "x86-64": "avx2", "amd64": "avx2"}
 
 
 class ProfileError(ValueError):
-    """A device profile is unknown or malformed."""
+    """A device profile is unknown, malformed, or asks for a quantisation distill cannot make."""
 
 
 @dataclass(frozen=True)
 class DeviceProfile:
     name: str = "generic"
     architecture: str = "arm64"
-    quantization_preset: str = "arm64"  # an Optimum AutoQuantizationConfig preset
-    quantization_format: str = "QOperator"
+    quantization_preset: str = "arm64"  # an Optimum AutoQuantizationConfig preset (dynamic activations)
+    quantization_format: str = "QOperator"  # QOperator | QDQ
+    activations: str = "dynamic"  # dynamic | static
+    calibration_samples: int = 300  # static: validation utterances to calibrate on
     source: str = "built-in generic preset"
 
+    @property
+    def static(self) -> bool:
+        return self.activations == "static"
 
-def load_profile(name: str = "generic", profiles_dir: Path = PROFILES_DIR) -> DeviceProfile:
-    """The named profile from `profiles_dir/NAME.toml`; "generic" (or a missing file for
-    "generic") gives the built-in preset."""
-    path = profiles_dir / f"{name}.toml"
+
+def load_profile(name: str = "generic", folder: Path = PROFILES_DIR) -> DeviceProfile:
+    """The named profile from `folder/NAME.toml`; "generic" without a file is the built-in preset."""
+    from devices.profile import load_profile as load_device_profile
+
+    path = folder / f"{name}.toml"
     if not path.is_file():
         if name == "generic":
             return DeviceProfile()
-        known = sorted(p.stem for p in profiles_dir.glob("*.toml")) if profiles_dir.is_dir() else []
-        raise ProfileError(
-            f"no device profile {name!r} in {profiles_dir}; known: {', '.join(known) or 'none'} (or 'generic')"
-        )
+        known = sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+        raise ProfileError(f"no device profile {name!r} in {folder}; known: {', '.join(known) or 'none'} (or 'generic')")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ProfileError(f"{path}: not valid TOML ({error})") from error
-    cpu = data.get("cpu") if isinstance(data.get("cpu"), dict) else {}
-    architecture = str(cpu.get("architecture", data.get("architecture", "any")))
-    quantization = data.get("quantization") if isinstance(data.get("quantization"), dict) else {}
-    preset = str(
-        quantization.get("optimum_preset", quantization.get("preset", _ARCH_PRESET.get(architecture, "arm64")))
-    )
-    quantization_format = str(quantization.get("format", "QOperator"))
-    if preset not in QUANTIZATION_PRESETS:
-        raise ProfileError(
-            f"{path}: asks for {quantization_format} quantization with preset {preset!r}; distill builds only dynamic "
-            f"INT8 with {', '.join(QUANTIZATION_PRESETS)} so far: use --device-profile generic (or x86-64, rpi5)"
-        )
-    return DeviceProfile(
-        name=str(data.get("name", name)),
-        architecture=architecture,
-        quantization_preset=preset,
-        quantization_format=quantization_format,
+        device = load_device_profile(path)
+    except DevicesProfileError as error:
+        raise ProfileError(str(error)) from error
+    quantization = device.quantization
+    profile = DeviceProfile(
+        name=device.name,
+        architecture=device.cpu.architecture,
+        quantization_preset=quantization.optimum_preset,
+        quantization_format=quantization.format,
+        activations=quantization.activations,
+        calibration_samples=quantization.calibration_samples or 300,
         source=str(path),
     )
+    if not profile.static and profile.quantization_preset not in QUANTIZATION_PRESETS:
+        raise ProfileError(
+            f"{path}: dynamic INT8 needs an Optimum preset ({', '.join(QUANTIZATION_PRESETS)}), "
+            f"not {profile.quantization_preset!r}; set quantization.optimum_preset or activations = \"static\""
+        )
+    return profile

@@ -31,15 +31,16 @@ def quantize_for_profile(
     valid_utterances,
     calibration_items: int = 300,
 ) -> dict[str, Any]:
-    """Write the INT8 model to `out`; returns what was done, for bundle.json. `auto` is static for
-    profiles asking for QDQ and dynamic otherwise."""
+    """Write the INT8 model to `out`; returns what was done, for bundle.json. `auto` follows the
+    profile: static for boards that want calibrated activations (NPUs), dynamic otherwise."""
     if mode not in MODES:
         raise ValueError(f"unknown quantization {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "auto":
-        mode = "static" if profile.quantization_format.upper() == "QDQ" else "dynamic"
+        mode = "static" if profile.static else "dynamic"
     if mode == "dynamic":
         return {"mode": "dynamic", **quantize(fp32, out, profile.quantization_preset, per_channel=True)}
-    return static_quantize(fp32, out, tokenizer_path, [u.text for u in valid_utterances][:calibration_items])
+    items = profile.calibration_samples if profile.static else calibration_items
+    return static_quantize(fp32, out, tokenizer_path, [u.text for u in valid_utterances][:items])
 
 
 class _UtteranceReader:

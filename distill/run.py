@@ -44,7 +44,7 @@ class RunConfig:
     max_length: int = 48
     threshold_rule: str = "balanced"
     device_profile: str = "generic"
-    quantization: str = "dynamic"  # dynamic | static (calibrated on validation utterances)
+    quantization: str = "auto"  # auto (what the device profile wants) | dynamic | static (calibrated)
     teacher: dict = field(default_factory=dict)  # distill.teacher.TeacherSettings fields
     student: dict = field(default_factory=dict)  # distill.student.StudentSettings fields
     seed: int = 13
@@ -77,7 +77,7 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunConfi
         max_length=int(raw.get("max_length", 48)),
         threshold_rule=str(raw.get("threshold_rule", "balanced")),
         device_profile=str(raw.get("device_profile", "generic")),
-        quantization=str(raw.get("quantization", "dynamic")),
+        quantization=str(raw.get("quantization", "auto")),
         teacher=dict(raw.get("teacher") or {}),
         student=dict(raw.get("student") or {}),
         seed=int(raw.get("seed", 13)),

@@ -207,17 +207,23 @@ def test_unknown_dataset_says_what_is_accepted(tmp_path: Path) -> None:
 
 
 def test_device_profile_from_toml_or_generic(tmp_path: Path) -> None:
+    from distill.profiles import PROFILES_DIR
+
     assert load_profile("generic", tmp_path) == DeviceProfile()
-    (tmp_path / "x86-64.toml").write_text(
-        'name = "x86-64"\n[cpu]\narchitecture = "x86_64"\n[quantization]\nformat = "QDQ"\n'
-    )
+    (tmp_path / "x86-64.toml").write_text((PROFILES_DIR / "x86-64.toml").read_text())
     profile = load_profile("x86-64", tmp_path)
-    assert (profile.architecture, profile.quantization_preset, profile.quantization_format) == ("x86_64", "avx2", "QDQ")
+    assert (profile.architecture, profile.quantization_preset, profile.static) == ("x86_64", "avx2", False)
     with pytest.raises(ProfileError, match="known: x86-64"):
         load_profile("rpi9", tmp_path)
-    (tmp_path / "npu.toml").write_text('name = "npu"\n[quantization]\nformat = "QDQ"\noptimum_preset = ""\n')
-    with pytest.raises(ProfileError, match="distill builds only dynamic INT8"):
-        load_profile("npu", tmp_path)
+    npu = load_profile("rk3588")  # an NPU: static QDQ, calibrated
+    assert (npu.quantization_format, npu.static, npu.calibration_samples) == ("QDQ", True, 600)
+    broken = (PROFILES_DIR / "x86-64.toml").read_text().replace('optimum_preset = "avx2"', 'optimum_preset = ""')
+    (tmp_path / "odd.toml").write_text(broken.replace('name = "x86-64"', 'name = "odd"'))
+    with pytest.raises(ProfileError, match="dynamic INT8 needs an Optimum preset"):
+        load_profile("odd", tmp_path)
+    (tmp_path / "partial.toml").write_text('name = "partial"\n[cpu]\narchitecture = "x86_64"\n')
+    with pytest.raises(ProfileError, match="partial.toml"):
+        load_profile("partial", tmp_path)
 
 
 @pytest.mark.parametrize(("name", "preset"), [("rpi5", "arm64"), ("x86-64", "avx2"), ("generic", "arm64")])

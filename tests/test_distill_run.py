@@ -99,7 +99,7 @@ def test_static_int8_is_calibrated_and_agrees_with_fp32(tiny_run):
     record = quantize_for_profile(
         work / "student" / "onnx" / "model.onnx",
         static,
-        DeviceProfile(quantization_format="QDQ"),
+        DeviceProfile(quantization_format="QDQ", activations="static"),
         "auto",
         work / "student" / "tokenizer.json",
         valid,
