@@ -283,9 +283,10 @@ class Run:
     def stage_export(self) -> dict:
         from distill.export import export_onnx
         from distill.joint_model import BertForIntentAndSlots
+        from distill.student import trim_positions
 
         model = BertForIntentAndSlots.from_pretrained(self.work / "student" / "model")
-        path = export_onnx(model, self.work / "student" / "onnx")
+        path = export_onnx(trim_positions(model, self.config.max_length), self.work / "student" / "onnx")
         return {"fp32_onnx": str(path), "size_mb": round(path.stat().st_size / 1e6, 2)}
 
     def stage_bundle(self) -> dict:

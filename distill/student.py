@@ -209,3 +209,18 @@ def kept_tokens_report(tokenizer, texts: list[str]) -> dict[str, float]:
     unk = tokenizer.token_to_id("[UNK]")
     hits = sum(unk in encoding.ids for encoding in tokenizer.encode_batch(texts))
     return {"texts": len(texts), "with_unknown_token": hits, "fraction": hits / max(1, len(texts))}
+
+
+def trim_positions(model, max_length: int):
+    """Keep only the first `max_length` position embeddings: the tokenizer truncates there, so the
+    other 512 - max_length rows are never read (exact, and ~0.2 MB less in the bundle)."""
+    embeddings = model.bert.embeddings
+    if embeddings.position_embeddings.num_embeddings <= max_length:
+        return model
+    weight = embeddings.position_embeddings.weight.data[:max_length].clone()
+    embeddings.position_embeddings = nn.Embedding.from_pretrained(weight, freeze=False)
+    embeddings.register_buffer("position_ids", torch.arange(max_length).expand((1, -1)), persistent=False)
+    if hasattr(embeddings, "token_type_ids"):
+        embeddings.register_buffer("token_type_ids", torch.zeros((1, max_length), dtype=torch.long), persistent=False)
+    model.config.max_position_embeddings = max_length
+    return model

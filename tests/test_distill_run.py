@@ -204,3 +204,16 @@ def test_lora_adapters_train_only_the_adapters_and_heads():
     assert sum(p.numel() for name, p in model.named_parameters() if name in trainable) < 0.02 * total
     ids = torch.tensor([[101, 2735, 2006, 1996, 2422, 102]])
     assert model(input_ids=ids).intent_logits.shape == (1, 3)
+
+
+def test_trimmed_position_embeddings_give_the_same_logits():
+    from distill.baseline import base_model_dir, shipped_tokenizer
+    from distill.student import shallow_student, trim_positions
+
+    model = shallow_student(base_model_dir(), ["a", "b"], ["O"], (0, 1), None).eval()
+    encoding = shipped_tokenizer(48).encode("turn on the kitchen lights please")
+    ids, mask = torch.tensor([encoding.ids]), torch.tensor([encoding.attention_mask])
+    before = model(input_ids=ids, attention_mask=mask).intent_logits
+    trim_positions(model, 48)
+    assert model.bert.embeddings.position_embeddings.num_embeddings == 48
+    assert torch.allclose(before, model(input_ids=ids, attention_mask=mask).intent_logits)
