@@ -31,3 +31,4 @@ class StudentSettings:
     max_length: int = 48
     seed: int = 13
     prune_vocabulary: bool = True
+    characters: str = "ascii"  # single-character tokens kept besides the texts' own: ascii | all

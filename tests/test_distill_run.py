@@ -148,6 +148,9 @@ def test_pruned_vocabulary_keeps_ids_consistent_and_spells_unseen_words():
     unseen = pruned.encode("zymurgy")
     assert pruned.token_to_id("[UNK]") not in unseen.ids and len(unseen.ids) > 3  # spelled in pieces
     assert len(kept) < 30522 // 10  # specials, characters and the two texts' tokens
+    everything = pruned_token_ids(texts, base, characters="all")
+    assert set(kept) < set(everything) and len(everything) - len(kept) > 1000  # the non-ASCII characters
+    assert Tokenizer.from_str(pruned_tokenizer_json(base.to_str(), kept)).encode("茶").tokens[1] == "[UNK]"
 
 
 def test_an_interrupted_training_resumes_after_its_last_epoch(tmp_path):
