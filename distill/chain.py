@@ -99,7 +99,9 @@ def _seen_intents_only(splits: Splits) -> Splits:
     for split, items in splits.items():
         kept[split] = items if split == "train" else [e for e in items if e.intent in seen]
         if len(kept[split]) < len(items):
-            log.warning("%s: dropped %d items whose intent has no training example", split, len(items) - len(kept[split]))
+            log.warning(
+                "%s: dropped %d items whose intent has no training example", split, len(items) - len(kept[split])
+            )
     return kept
 
 

@@ -34,8 +34,10 @@ def read_ct2_model(path: Path) -> Ct2Model:
     with path.open("rb") as handle:
         version = _unpack(handle, "I")
         if version not in SUPPORTED_BINARY_VERSIONS:
-            raise Ct2FormatError(f"{path}: CTranslate2 binary version {version} is not supported "
-                                 f"(known: {SUPPORTED_BINARY_VERSIONS}); re-convert the model with ctranslate2 4.x")
+            raise Ct2FormatError(
+                f"{path}: CTranslate2 binary version {version} is not supported "
+                f"(known: {SUPPORTED_BINARY_VERSIONS}); re-convert the model with ctranslate2 4.x"
+            )
         spec = _string(handle)
         revision = _unpack(handle, "I")
         variables: dict[str, np.ndarray] = {}
@@ -46,7 +48,9 @@ def read_ct2_model(path: Path) -> Ct2Model:
             type_id = _unpack(handle, "B")
             size = _unpack(handle, "I")
             if type_id >= len(_DTYPES) or _DTYPES[type_id] is None:
-                raise Ct2FormatError(f"{path}: variable {name} has data type id {type_id}, which this reader cannot read")
+                raise Ct2FormatError(
+                    f"{path}: variable {name} has data type id {type_id}, which this reader cannot read"
+                )
             data = handle.read(size)
             if len(data) != size:
                 raise Ct2FormatError(f"{path} is truncated inside variable {name}")

@@ -46,24 +46,38 @@ class BertForIntentAndSlots(BertPreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         encoded = self.bert(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=pooled_layers)
-        hidden = encoded.last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        intent_logits = self.intent_head(self.dropout(pooled))
-        slot_logits = self.slot_head(self.dropout(hidden))
-        loss = None
-        if intent_labels is not None:
-            loss = nn.functional.cross_entropy(intent_logits, intent_labels)
-            if slot_labels is not None and bool((slot_labels != -100).any()):
-                loss = loss + nn.functional.cross_entropy(
-                    slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=-100
-                )
-        result = IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
-        if pooled_layers:
-            result["pooled_layers"] = torch.stack(
-                [(h * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0) for h in encoded.hidden_states], dim=1
-            )
-        return result
+        return joint_output(self, encoded, attention_mask, intent_labels, slot_labels, pooled_layers)
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def slot_loss(slot_logits: torch.Tensor, slot_labels: torch.Tensor | None) -> torch.Tensor | None:
+    """Token cross-entropy over annotated tokens; None when the batch has no slot annotation."""
+    if slot_labels is None or not bool((slot_labels != -100).any()):
+        return None
+    return nn.functional.cross_entropy(
+        slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=-100
+    )
+
+
+def joint_output(model, encoded, attention_mask, intent_labels, slot_labels, pooled_layers: bool) -> IntentSlotOutput:
+    """The two heads on an encoder's output (any encoder: the student's BERT, the teacher's
+    AutoModel); `model` has `dropout`, `intent_head` and `slot_head`."""
+    hidden = encoded.last_hidden_state
+    intent_logits = model.intent_head(model.dropout(mean_pool(hidden, attention_mask)))
+    slot_logits = model.slot_head(model.dropout(hidden))
+    loss = None
+    if intent_labels is not None:
+        loss = nn.functional.cross_entropy(intent_logits, intent_labels)
+        slots = slot_loss(slot_logits, slot_labels)
+        loss = loss if slots is None else loss + slots
+    result = IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
+    if pooled_layers:
+        result["pooled_layers"] = torch.stack([mean_pool(h, attention_mask) for h in encoded.hidden_states], dim=1)
+    return result
 
 
 def new_model(base_dir: str, intents: list[str], slot_tags: list[str]) -> BertForIntentAndSlots:

@@ -51,7 +51,9 @@ def load_profile(name: str = "generic", folder: Path = PROFILES_DIR) -> DevicePr
         if name == "generic":
             return DeviceProfile()
         known = sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
-        raise ProfileError(f"no device profile {name!r} in {folder}; known: {', '.join(known) or 'none'} (or 'generic')")
+        raise ProfileError(
+            f"no device profile {name!r} in {folder}; known: {', '.join(known) or 'none'} (or 'generic')"
+        )
     try:
         device = load_device_profile(path)
     except DevicesProfileError as error:
@@ -69,6 +71,6 @@ def load_profile(name: str = "generic", folder: Path = PROFILES_DIR) -> DevicePr
     if not profile.static and profile.quantization_preset not in QUANTIZATION_PRESETS:
         raise ProfileError(
             f"{path}: dynamic INT8 needs an Optimum preset ({', '.join(QUANTIZATION_PRESETS)}), "
-            f"not {profile.quantization_preset!r}; set quantization.optimum_preset or activations = \"static\""
+            f'not {profile.quantization_preset!r}; set quantization.optimum_preset or activations = "static"'
         )
     return profile

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from distill.hwu64 import Utterance
+from distill.joint_model import slot_loss
 from distill.recipes import StudentSettings
 from distill.train import TrainSettings, encode, seed_everything, train
 
@@ -138,12 +139,8 @@ class DistillationLoss:
                 ]
             ).mean()
             loss = loss + settings.hidden_weight * hidden
-        slot_labels = batch["slot_labels"]
-        if bool((slot_labels != -100).any()):
-            loss = loss + nn.functional.cross_entropy(
-                out.slot_logits.reshape(-1, out.slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=-100
-            )
-        return loss
+        slots = slot_loss(out.slot_logits, batch["slot_labels"])
+        return loss if slots is None else loss + slots
 
 
 def train_student(

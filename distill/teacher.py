@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel
+from transformers import AutoModel
 
 from distill.hwu64 import Utterance
-from distill.joint_model import IntentSlotOutput
+from distill.joint_model import joint_output
 from distill.recipes import TeacherSettings
 from distill.train import Encoded, TrainSettings, collate, encode, seed_everything, train
 
@@ -91,26 +91,7 @@ class EncoderForIntentAndSlots(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=pooled_layers)
-        hidden = out.last_hidden_state
-        pooled = mean_pool(hidden, attention_mask)
-        intent_logits = self.intent_head(self.dropout(pooled))
-        slot_logits = self.slot_head(self.dropout(hidden))
-        loss = None
-        if intent_labels is not None:
-            loss = nn.functional.cross_entropy(intent_logits, intent_labels)
-            if slot_labels is not None and bool((slot_labels != -100).any()):
-                loss = loss + nn.functional.cross_entropy(
-                    slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1), ignore_index=-100
-                )
-        result = IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
-        if pooled_layers:
-            result["pooled_layers"] = torch.stack([mean_pool(h, attention_mask) for h in out.hidden_states], dim=1)
-        return result
-
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return joint_output(self, out, attention_mask, intent_labels, slot_labels, pooled_layers)
 
 
 def teacher_tokenizer(encoder_dir: Path, max_length: int):
@@ -214,8 +195,3 @@ def teacher_ms_per_query(model, tokenizer, texts: list[str], threads: int = 1) -
         return 1000 * float(np.mean(times[5:] or times))
     finally:
         torch.set_num_threads(previous)
-
-
-def hidden_size(out: Path) -> int:
-    record = json.loads((out / "teacher.json").read_text())
-    return AutoConfig.from_pretrained(record["encoder_dir"]).hidden_size

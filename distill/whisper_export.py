@@ -44,7 +44,9 @@ def sha256(path: Path) -> str:
 # Per-channel encoder weights: per-tensor INT8 there turned the demo's "set an alarm" into "set in
 # the long" (per-channel in the decoder as well brought the error back).
 INT8 = {
-    "weights": "int8", "method": "onnxruntime quantize_dynamic", "op_types": ["MatMul", "Gather"],
+    "weights": "int8",
+    "method": "onnxruntime quantize_dynamic",
+    "op_types": ["MatMul", "Gather"],
     "per_channel": {"encoder.onnx": True, "decoder.onnx": False},
 }
 FP32 = {"weights": "float32"}
@@ -53,7 +55,8 @@ FP32 = {"weights": "float32"}
 def up_to_date(model_dir: Path, out_dir: Path, quantize: bool) -> bool:
     manifest = read_manifest(out_dir)
     return (
-        manifest is not None and manifest.get("format_version") == ONNX_FORMAT_VERSION
+        manifest is not None
+        and manifest.get("format_version") == ONNX_FORMAT_VERSION
         and manifest.get("source_sha256") == sha256(model_dir / "model.bin")
         and manifest.get("quantization") == (INT8 if quantize else FP32)
     )
@@ -67,18 +70,30 @@ def _export_graphs(model: TorchWhisper, folder: Path) -> None:
     keys, values = model.encode_cross(mel)
     positions = {f"cross_k{i}": {3: "positions"} for i in layers} | {f"cross_v{i}": {2: "positions"} for i in layers}
     torch.onnx.export(
-        _EncoderGraph(model), (mel,), str(folder / "encoder.onnx"), dynamo=False, opset_version=17,
-        input_names=["mel"], output_names=cross_names, dynamic_axes={"mel": {2: "frames"}, **positions},
+        _EncoderGraph(model),
+        (mel,),
+        str(folder / "encoder.onnx"),
+        dynamo=False,
+        opset_version=17,
+        input_names=["mel"],
+        output_names=cross_names,
+        dynamic_axes={"mel": {2: "frames"}, **positions},
     )
     cache = torch.zeros(dims.n_text_layer, 1, 3, dims.n_text_state)
     torch.onnx.export(
-        _DecoderGraph(model), (torch.tensor([[50257]]), cache, cache, *keys, *values), str(folder / "decoder.onnx"),
-        dynamo=False, opset_version=17,
+        _DecoderGraph(model),
+        (torch.tensor([[50257]]), cache, cache, *keys, *values),
+        str(folder / "decoder.onnx"),
+        dynamo=False,
+        opset_version=17,
         input_names=["token", "self_k", "self_v", *cross_names],
         output_names=["logits", "new_self_k", "new_self_v"],
         dynamic_axes={
-            "self_k": {2: "past"}, "self_v": {2: "past"}, **positions,
-            "new_self_k": {2: "past_plus_one"}, "new_self_v": {2: "past_plus_one"},
+            "self_k": {2: "past"},
+            "self_v": {2: "past"},
+            **positions,
+            "new_self_k": {2: "past_plus_one"},
+            "new_self_v": {2: "past_plus_one"},
         },
     )
 
@@ -107,7 +122,10 @@ def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
-        str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=INT8["op_types"],
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=INT8["op_types"],
         per_channel=INT8["per_channel"][source.name],
     )
 

@@ -52,19 +52,29 @@ def convert_ct2_to_openai(model_bin: Path) -> tuple[ModelDimensions, dict[str, n
     v = model.variables
     width = v["encoder/conv1/weight"].shape[0]
     dims = ModelDimensions(
-        n_mels=v["encoder/conv1/weight"].shape[1], n_audio_ctx=v["encoder/position_encodings/encodings"].shape[0],
-        n_audio_state=width, n_audio_head=int(v["encoder/num_heads"]), n_audio_layer=_count_layers(v, "encoder"),
-        n_vocab=v["decoder/embeddings/weight"].shape[0], n_text_ctx=v["decoder/position_encodings/encodings"].shape[0],
-        n_text_state=width, n_text_head=int(v["decoder/num_heads"]), n_text_layer=_count_layers(v, "decoder"),
+        n_mels=v["encoder/conv1/weight"].shape[1],
+        n_audio_ctx=v["encoder/position_encodings/encodings"].shape[0],
+        n_audio_state=width,
+        n_audio_head=int(v["encoder/num_heads"]),
+        n_audio_layer=_count_layers(v, "encoder"),
+        n_vocab=v["decoder/embeddings/weight"].shape[0],
+        n_text_ctx=v["decoder/position_encodings/encodings"].shape[0],
+        n_text_state=width,
+        n_text_head=int(v["decoder/num_heads"]),
+        n_text_layer=_count_layers(v, "decoder"),
     )
     state = {
-        "encoder.conv1.weight": v["encoder/conv1/weight"], "encoder.conv1.bias": v["encoder/conv1/bias"],
-        "encoder.conv2.weight": v["encoder/conv2/weight"], "encoder.conv2.bias": v["encoder/conv2/bias"],
+        "encoder.conv1.weight": v["encoder/conv1/weight"],
+        "encoder.conv1.bias": v["encoder/conv1/bias"],
+        "encoder.conv2.weight": v["encoder/conv2/weight"],
+        "encoder.conv2.bias": v["encoder/conv2/bias"],
         "encoder.positional_embedding": v["encoder/position_encodings/encodings"],
-        "encoder.ln_post.weight": v["encoder/layer_norm/gamma"], "encoder.ln_post.bias": v["encoder/layer_norm/beta"],
+        "encoder.ln_post.weight": v["encoder/layer_norm/gamma"],
+        "encoder.ln_post.bias": v["encoder/layer_norm/beta"],
         "decoder.token_embedding.weight": v["decoder/embeddings/weight"],
         "decoder.positional_embedding": v["decoder/position_encodings/encodings"],
-        "decoder.ln.weight": v["decoder/layer_norm/gamma"], "decoder.ln.bias": v["decoder/layer_norm/beta"],
+        "decoder.ln.weight": v["decoder/layer_norm/gamma"],
+        "decoder.ln.bias": v["decoder/layer_norm/beta"],
     }
     for side, count in (("encoder", dims.n_audio_layer), ("decoder", dims.n_text_layer)):
         for i in range(count):
@@ -79,33 +89,44 @@ def _block(v: dict[str, np.ndarray], src: str, dst: str, cross: bool) -> dict[st
     q_b, k_b, v_b = np.split(qkv_b, 3)
     if np.any(k_b):
         raise ConversionError(f"{src}: the fused key bias is not zero; this is not a Whisper model")
-    out.update({
-        f"{dst}.attn.query.weight": q_w, f"{dst}.attn.query.bias": q_b, f"{dst}.attn.key.weight": k_w,
-        f"{dst}.attn.value.weight": v_w, f"{dst}.attn.value.bias": v_b,
-        f"{dst}.attn.out.weight": v[f"{src}/self_attention/linear_1/weight"],
-        f"{dst}.attn.out.bias": v[f"{src}/self_attention/linear_1/bias"],
-        f"{dst}.attn_ln.weight": v[f"{src}/self_attention/layer_norm/gamma"],
-        f"{dst}.attn_ln.bias": v[f"{src}/self_attention/layer_norm/beta"],
-        f"{dst}.mlp.0.weight": v[f"{src}/ffn/linear_0/weight"], f"{dst}.mlp.0.bias": v[f"{src}/ffn/linear_0/bias"],
-        f"{dst}.mlp.2.weight": v[f"{src}/ffn/linear_1/weight"], f"{dst}.mlp.2.bias": v[f"{src}/ffn/linear_1/bias"],
-        f"{dst}.mlp_ln.weight": v[f"{src}/ffn/layer_norm/gamma"], f"{dst}.mlp_ln.bias": v[f"{src}/ffn/layer_norm/beta"],
-    })
+    out.update(
+        {
+            f"{dst}.attn.query.weight": q_w,
+            f"{dst}.attn.query.bias": q_b,
+            f"{dst}.attn.key.weight": k_w,
+            f"{dst}.attn.value.weight": v_w,
+            f"{dst}.attn.value.bias": v_b,
+            f"{dst}.attn.out.weight": v[f"{src}/self_attention/linear_1/weight"],
+            f"{dst}.attn.out.bias": v[f"{src}/self_attention/linear_1/bias"],
+            f"{dst}.attn_ln.weight": v[f"{src}/self_attention/layer_norm/gamma"],
+            f"{dst}.attn_ln.bias": v[f"{src}/self_attention/layer_norm/beta"],
+            f"{dst}.mlp.0.weight": v[f"{src}/ffn/linear_0/weight"],
+            f"{dst}.mlp.0.bias": v[f"{src}/ffn/linear_0/bias"],
+            f"{dst}.mlp.2.weight": v[f"{src}/ffn/linear_1/weight"],
+            f"{dst}.mlp.2.bias": v[f"{src}/ffn/linear_1/bias"],
+            f"{dst}.mlp_ln.weight": v[f"{src}/ffn/layer_norm/gamma"],
+            f"{dst}.mlp_ln.bias": v[f"{src}/ffn/layer_norm/beta"],
+        }
+    )
     if cross:
         kv_w, kv_b = v[f"{src}/attention/linear_1/weight"], v[f"{src}/attention/linear_1/bias"]
         ck_w, cv_w = np.split(kv_w, 2)
         ck_b, cv_b = np.split(kv_b, 2)
         if np.any(ck_b):
             raise ConversionError(f"{src}: the fused cross-attention key bias is not zero")
-        out.update({
-            f"{dst}.cross_attn.query.weight": v[f"{src}/attention/linear_0/weight"],
-            f"{dst}.cross_attn.query.bias": v[f"{src}/attention/linear_0/bias"],
-            f"{dst}.cross_attn.key.weight": ck_w, f"{dst}.cross_attn.value.weight": cv_w,
-            f"{dst}.cross_attn.value.bias": cv_b,
-            f"{dst}.cross_attn.out.weight": v[f"{src}/attention/linear_2/weight"],
-            f"{dst}.cross_attn.out.bias": v[f"{src}/attention/linear_2/bias"],
-            f"{dst}.cross_attn_ln.weight": v[f"{src}/attention/layer_norm/gamma"],
-            f"{dst}.cross_attn_ln.bias": v[f"{src}/attention/layer_norm/beta"],
-        })
+        out.update(
+            {
+                f"{dst}.cross_attn.query.weight": v[f"{src}/attention/linear_0/weight"],
+                f"{dst}.cross_attn.query.bias": v[f"{src}/attention/linear_0/bias"],
+                f"{dst}.cross_attn.key.weight": ck_w,
+                f"{dst}.cross_attn.value.weight": cv_w,
+                f"{dst}.cross_attn.value.bias": cv_b,
+                f"{dst}.cross_attn.out.weight": v[f"{src}/attention/linear_2/weight"],
+                f"{dst}.cross_attn.out.bias": v[f"{src}/attention/linear_2/bias"],
+                f"{dst}.cross_attn_ln.weight": v[f"{src}/attention/layer_norm/gamma"],
+                f"{dst}.cross_attn_ln.bias": v[f"{src}/attention/layer_norm/beta"],
+            }
+        )
     return out
 
 
@@ -153,8 +174,10 @@ class _Attention(nn.Module):
         """k [batch, positions, width] -> [batch, heads, depth, positions]; v -> [batch, heads, positions, depth]."""
         batch, positions, width = k.shape
         depth = width // self.heads
-        return (k.view(batch, positions, self.heads, depth).permute(0, 2, 3, 1),
-                v.view(batch, positions, self.heads, depth).transpose(1, 2))
+        return (
+            k.view(batch, positions, self.heads, depth).permute(0, 2, 3, 1),
+            v.view(batch, positions, self.heads, depth).transpose(1, 2),
+        )
 
     def attend_heads(self, q: torch.Tensor, k_heads: torch.Tensor, v_heads: torch.Tensor) -> torch.Tensor:
         batch, n_q, width = q.shape
@@ -181,7 +204,9 @@ class _Encoder(nn.Module):
         self.conv1 = nn.Conv1d(dims.n_mels, dims.n_audio_state, kernel_size=3, padding=1)
         self.conv2 = nn.Conv1d(dims.n_audio_state, dims.n_audio_state, kernel_size=3, stride=2, padding=1)
         self.register_buffer("positional_embedding", torch.zeros(dims.n_audio_ctx, dims.n_audio_state))
-        self.blocks = nn.ModuleList(_Block(dims.n_audio_state, dims.n_audio_head, False) for _ in range(dims.n_audio_layer))
+        self.blocks = nn.ModuleList(
+            _Block(dims.n_audio_state, dims.n_audio_head, False) for _ in range(dims.n_audio_layer)
+        )
         self.ln_post = nn.LayerNorm(dims.n_audio_state)
 
 
@@ -222,11 +247,18 @@ class TorchWhisper(nn.Module):
             x = x + block.attn.attend(block.attn.query(h), block.attn.key(h), block.attn.value(h), self.fused_attention)
             x = x + block.mlp(block.mlp_ln(x))
         x = enc.ln_post(x)
-        heads = [block.cross_attn.split_heads(block.cross_attn.key(x), block.cross_attn.value(x)) for block in self.decoder.blocks]
+        heads = [
+            block.cross_attn.split_heads(block.cross_attn.key(x), block.cross_attn.value(x))
+            for block in self.decoder.blocks
+        ]
         return [k for k, _ in heads], [v for _, v in heads]
 
     def step(
-        self, token: torch.Tensor, self_k: torch.Tensor, self_v: torch.Tensor, cross_k: list[torch.Tensor],
+        self,
+        token: torch.Tensor,
+        self_k: torch.Tensor,
+        self_v: torch.Tensor,
+        cross_k: list[torch.Tensor],
         cross_v: list[torch.Tensor],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """token [1, 1] int64, caches [layers, 1, past, width], cross keys/values per layer (as
@@ -267,6 +299,10 @@ class TorchRunner:
     def step(self, token, self_k, self_v, cross_k, cross_v):
         with torch.inference_mode():
             logits, k, v = self.model.step(
-                torch.tensor([[token]]), torch.from_numpy(self_k), torch.from_numpy(self_v), cross_k, cross_v,
+                torch.tensor([[token]]),
+                torch.from_numpy(self_k),
+                torch.from_numpy(self_v),
+                cross_k,
+                cross_v,
             )
         return logits[0].numpy(), k.numpy(), v.numpy()

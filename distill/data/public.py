@@ -117,4 +117,10 @@ def _banking_csv(path: Path) -> list[Example]:
         return [Example(normalize_utterance(row["text"]), row["category"]) for row in reader]
 
 
-LOADERS = {"clinc150": load_clinc150, "clinc150_plus": load_clinc150_plus, "hwu64": load_hwu64, "snips": load_snips, "banking77": load_banking77}
+LOADERS = {
+    "clinc150": load_clinc150,
+    "clinc150_plus": load_clinc150_plus,
+    "hwu64": load_hwu64,
+    "snips": load_snips,
+    "banking77": load_banking77,
+}
