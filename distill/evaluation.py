@@ -62,11 +62,17 @@ def side_by_side(run, examples: list[Example], data, intents: list[str], split: 
     teacher = logit_metrics(
         run.teacher_arrays("valid")["logits"], valid_labels, run.teacher_arrays(split)["logits"], gold, intents, rule
     )
-    model, tokenizer, _ = load_teacher(run.work / "teacher")
     texts = [e.text for e in examples[:200]]
-    teacher["ms_per_query_mean"] = teacher_ms_per_query(model, tokenizer, texts, threads=1)
-    teacher["size_mb"] = round((run.work / "teacher" / "teacher.pt").stat().st_size / 1e6, 2)
-    del model
+    if run.teacher_settings().domains:
+        from distill.domain_adapters import stacked_teacher_ms_per_query, stacked_teacher_size_mb
+
+        teacher["ms_per_query_mean"] = stacked_teacher_ms_per_query(run.work / "teacher", texts, intents, threads=1)
+        teacher["size_mb"] = stacked_teacher_size_mb(run.work / "teacher")
+    else:
+        model, tokenizer, _ = load_teacher(run.work / "teacher")
+        teacher["ms_per_query_mean"] = teacher_ms_per_query(model, tokenizer, texts, threads=1)
+        teacher["size_mb"] = round((run.work / "teacher" / "teacher.pt").stat().st_size / 1e6, 2)
+        del model
     fp32 = evaluate_examples(run.work / "fp32-bundle", examples, keep_predictions=True)
     int8 = evaluate_examples(run.config.out, examples, keep_predictions=True)
     columns = {

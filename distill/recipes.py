@@ -16,6 +16,9 @@ class TeacherSettings:
     max_length: int = 48
     seed: int = 13
     lora_rank: int = 0  # > 0: train LoRA adapters (peft) on the encoder instead of all its weights
+    # "auto" (intent-name prefix: alarm_set -> alarm) or {domain: [intents]}: one LoRA adapter and
+    # head per skill domain on a frozen encoder, stacked into one teacher (distill.domain_adapters)
+    domains: str | dict | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ class RunConfig:
     work: Path  # the run folder (checkpoints, caches, reports)
     data: Path
     extra: tuple[Path, ...] = ()
+    transfer: tuple[str, ...] = ()  # unlabelled texts the teacher labels for the student (distill.transfer)
+    transfer_limit: int | None = None  # at most this many of them (a seeded sample)
+    augment: int = 0  # noisy copies of each training text, teacher-labelled, added to the transfer set
     skills: bool = False
     oos: int = 0  # add this many CLINC150 out-of-scope training items (true: 100; > 100 uses "oos+")
     limit: int | None = None  # first N examples per split (smoke runs)
@@ -71,6 +74,9 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunConfi
         work=resolve(raw.get("work") or Path("runs") / str(raw["name"])),
         data=resolve(raw["data"]) if raw.get("data") else default_data_dir(),
         extra=tuple(resolve(p) for p in raw.get("extra") or ()),
+        transfer=tuple(_transfer_source(str(t), base) for t in raw.get("transfer") or ()),
+        transfer_limit=int(raw["transfer_limit"]) if raw.get("transfer_limit") else None,
+        augment=int(raw.get("augment") or 0),
         skills=bool(raw.get("skills", False)),
         oos=int(raw.get("oos") or 0),
         limit=raw.get("limit"),
@@ -83,6 +89,11 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunConfi
         seed=int(raw.get("seed", 13)),
         source=str(path),
     )
+
+
+def _transfer_source(source: str, base: Path) -> str:
+    """A dataset name stays a name; a file path is resolved against the config's folder."""
+    return str((base / source).resolve()) if source.endswith(".txt") and not Path(source).is_absolute() else source
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
@@ -207,8 +218,22 @@ class Run:
             for warning in data_report(config.dataset, splits).warnings:  # too few examples, leaks, ...
                 log.warning("data: %s", warning)
             data = {split: [e.to_utterance() for e in items] for split, items in splits.items()}
+            if config.transfer or config.augment:
+                data["transfer"] = self._transfer_set(data)
             self._data = (data, intents, slot_tag_set(data["train"]), splits)
         return self._data
+
+    def _transfer_set(self, data) -> list:
+        from distill.transfer import augmented, transfer_utterances
+
+        config = self.config
+        labelled = {u.text for split in ("train", "valid", "test") for u in data.get(split, [])}
+        transfer = transfer_utterances(list(config.transfer), config.data, labelled, config.transfer_limit, config.seed)
+        if config.augment:
+            seen = labelled | {u.text for u in transfer}
+            transfer += augmented(data["train"], config.augment, seen, config.seed)
+        log.info("transfer set: %d unlabelled utterances for the teacher to label", len(transfer))
+        return transfer
 
     # -- stages --------------------------------------------------------------------------------
 
@@ -231,8 +256,18 @@ class Run:
         from distill.teacher import fine_tune_teacher
 
         data, intents, slot_tags, _ = self.data()
-        record = fine_tune_teacher(data, intents, slot_tags, self.work / "teacher", self.teacher_settings())
-        return {"teacher": str(self.work / "teacher"), "history": record["history"], "train_seconds": record["seconds"]}
+        settings = self.teacher_settings()
+        if settings.domains:
+            from distill.domain_adapters import train_domain_adapters
+
+            record = train_domain_adapters(data, intents, slot_tags, settings.domains, self.work / "teacher", settings)
+        else:
+            record = fine_tune_teacher(data, intents, slot_tags, self.work / "teacher", settings)
+        return {
+            "teacher": str(self.work / "teacher"),
+            "history": record.get("history"),
+            "train_seconds": record.get("seconds"),
+        }
 
     def stage_teacher_outputs(self) -> dict:
         import numpy as np
@@ -241,16 +276,30 @@ class Run:
         from distill.train import encode
 
         data, intents, slot_tags, _ = self.data()
-        model, tokenizer, _ = load_teacher(self.work / "teacher")
+        if self.teacher_settings().domains:  # per-domain adapters, stacked (distill.domain_adapters)
+            from distill.domain_adapters import stacked_teacher_outputs
+
+            def outputs_of(utterances):
+                return stacked_teacher_outputs(self.work / "teacher", utterances, intents)
+        else:
+            model, tokenizer, _ = load_teacher(self.work / "teacher")
+
+            def outputs_of(utterances):
+                return teacher_outputs(model, encode(utterances, tokenizer, intents, slot_tags))
+
         shapes = {}
-        for split in ("train", "valid", "test"):
+        for split in ("train", "transfer", "valid", "test"):
             if not data.get(split):
                 continue
-            outputs = teacher_outputs(model, encode(data[split], tokenizer, intents, slot_tags))
-            if split != "train":
-                outputs = {"logits": outputs["logits"]}  # hidden states are only needed to train
-            np.savez(self.work / "teacher" / f"outputs_{split}.npz", **outputs)
-            shapes[split] = {key: list(value.shape) for key, value in outputs.items()}
+            path = self.work / "teacher" / f"outputs_{split}.npz"
+            if not path.is_file():  # a split finished before an interruption is not redone
+                outputs = outputs_of(data[split])
+                if split not in ("train", "transfer"):
+                    outputs = {"logits": outputs["logits"]}  # hidden states are only needed to train
+                np.savez(self.work / "teacher" / f"outputs_{split}.partial.npz", **outputs)
+                (self.work / "teacher" / f"outputs_{split}.partial.npz").replace(path)
+            with np.load(path) as arrays:
+                shapes[split] = {key: list(arrays[key].shape) for key in arrays.files}
         return {"shapes": shapes}
 
     def teacher_arrays(self, split: str):
@@ -260,18 +309,25 @@ class Run:
             return {key: arrays[key] for key in arrays.files}
 
     def stage_student(self) -> dict:
+        import numpy as np
+
         from distill.student import train_student
 
         data, intents, slot_tags, _ = self.data()
         settings = self.student_settings()
+        teacher = self.teacher_arrays("train")
+        if data.get("transfer"):  # the transfer set follows the training set, outputs likewise
+            extra = self.teacher_arrays("transfer")
+            teacher = {key: np.concatenate([teacher[key], extra[key]]) for key in teacher}
         model, tokenizer, record = train_student(
             data,
             intents,
             slot_tags,
-            self.teacher_arrays("train"),
+            teacher,
             self.work / "student",
             settings,
             self.config.max_length,
+            transfer=data.get("transfer", []),
         )
         from accelerate import PartialState
 

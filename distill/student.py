@@ -31,7 +31,7 @@ from torch import nn
 from distill.hwu64 import Utterance
 from distill.joint_model import slot_loss
 from distill.recipes import StudentSettings
-from distill.train import TrainSettings, encode, seed_everything, train
+from distill.train import IGNORE, TrainSettings, encode, seed_everything, train
 
 log = logging.getLogger(__name__)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -119,7 +119,12 @@ class DistillationLoss:
             slot_labels=None,
             pooled_layers=settings.hidden_weight > 0,
         )
-        gold = nn.functional.cross_entropy(out.intent_logits, batch["intent_labels"])
+        labels = batch["intent_labels"]  # IGNORE on transfer-set utterances: the teacher alone speaks
+        gold = (
+            nn.functional.cross_entropy(out.intent_logits, labels, ignore_index=IGNORE)
+            if bool((labels != IGNORE).any())
+            else out.intent_logits.sum() * 0
+        )
         t = settings.temperature
         soft = nn.functional.kl_div(
             nn.functional.log_softmax(out.intent_logits / t, dim=-1),
@@ -151,9 +156,12 @@ def train_student(
     out: Path,
     settings: StudentSettings,
     max_length: int,
+    transfer: list[Utterance] = (),
 ):
     """Train the student into `out` (resumable per epoch); returns (model, tokenizer, record).
-    Without `teacher` it is plain fine-tuning of the shallow model (the "no distillation" ablation)."""
+    Without `teacher` it is plain fine-tuning of the shallow model (the "no distillation" ablation).
+    `transfer` (unlabelled, distill.transfer) follows the training utterances; `teacher` then holds
+    the outputs for train + transfer in that order. The vocabulary is pruned to the labelled texts."""
     from tokenizers import Tokenizer
 
     from distill.baseline import base_model_dir, shipped_tokenizer
@@ -168,7 +176,10 @@ def train_student(
     else:
         tokenizer = base
         base.save(str(out / "tokenizer.json"))
-    train_set, valid_set = (encode(data[s], tokenizer, intents, slot_tags) for s in ("train", "valid"))
+    if transfer and teacher is None:
+        raise ValueError("a transfer set needs the teacher's outputs (it has no gold labels)")
+    train_set = encode(list(data["train"]) + list(transfer), tokenizer, intents, slot_tags)
+    valid_set = encode(data["valid"], tokenizer, intents, slot_tags)
     seed_everything(settings.seed)
     model = shallow_student(base_model_dir(), intents, slot_tags, settings.layers, kept)
     train_settings = TrainSettings(
@@ -197,6 +208,7 @@ def train_student(
     record = {
         "settings": asdict(settings),
         "distilled": teacher is not None,
+        "transfer_utterances": len(transfer),
         "vocabulary": len(kept) if kept is not None else base.get_vocab_size(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "seconds": round(time.perf_counter() - started, 1),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 IGNORE = -100
+UNLABELLED = ""  # a transfer-set utterance (distill.transfer): soft targets only, no gold intent
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def encode(
         else:
             tags = token_tags(utterance.text, utterance.word_tags, offsets)
             labels = [IGNORE if tag is None else tag_ids.get(tag, 0) for tag in tags]
-        encoded.append(Encoded(ids, offsets, labels, intent_ids[utterance.intent], len(encoded)))
+        intent = IGNORE if utterance.intent == UNLABELLED else intent_ids[utterance.intent]
+        encoded.append(Encoded(ids, offsets, labels, intent, len(encoded)))
     return encoded
 
 

@@ -77,6 +77,20 @@ def test_the_report_puts_teacher_fp32_and_int8_side_by_side(tiny_run):
     assert manifest["metrics"]["student"]["distilled"] is True
 
 
+def test_the_transfer_set_is_labelled_by_the_teacher_and_used_by_the_student(tiny_run):
+    import numpy as np
+
+    work = tiny_run["work"]
+    student = json.loads((work / "student.done.json").read_text())
+    with np.load(work / "teacher" / "outputs_transfer.npz") as transfer, np.load(
+        work / "teacher" / "outputs_train.npz"
+    ) as train:
+        assert transfer["logits"].shape[1] == train["logits"].shape[1]
+        assert transfer["pooled"].shape[1:] == train["pooled"].shape[1:]
+        # configs/tiny-transfer.txt (12 lines) + about one noisy copy of each of the 100 training texts
+        assert student["transfer_utterances"] == transfer["logits"].shape[0] > 12 + 50
+
+
 def test_resuming_with_a_different_configuration_is_refused(tiny_run):
     work, out = tiny_run["work"], tiny_run["out"]
     changed = distill("run", str(TINY), "--set", f"work={work}", "--set", f"out={out}", "--set", "limit=50")
@@ -113,6 +127,46 @@ def test_static_int8_is_calibrated_and_agrees_with_fp32(tiny_run):
     agreement = (fp32.intent_logits.argmax(-1) == int8.intent_logits.argmax(-1)).mean()
     assert agreement >= 0.95
     assert static.stat().st_size < (work / "student" / "onnx" / "model.onnx").stat().st_size / 2
+
+
+def test_a_teacher_of_per_domain_adapters_is_stacked_and_distilled(tmp_path, monkeypatch):
+    """`teacher: {domains: auto}`: one LoRA adapter per intent-name domain on a frozen encoder (the
+    bundled MiniLM stands in for mpnet to keep this fast), stacked into the student's soft targets."""
+    import numpy as np
+
+    from distill.baseline import base_model_dir
+
+    templates = {
+        "alarm_set": ["set an alarm for {}", "wake me up at {}", "alarm at {} please"],
+        "alarm_query": ["what alarms do i have at {}", "is there an alarm at {}", "check my {} alarm"],
+        "weather_query": ["will it rain at {}", "what is the weather at {}", "how cold is it at {}"],
+        "music_play": ["play some jazz at {}", "put on music at {}", "start my playlist at {}"],
+    }
+    times = ["six", "seven", "eight", "nine", "ten", "noon"]
+    rows = [f"{t.format(h)},{intent}" for intent, ts in templates.items() for t in ts for h in times]
+    (tmp_path / "domains.csv").write_text("text,intent\n" + "\n".join(rows) + "\n")
+    config = tmp_path / "domains.yaml"
+    config.write_text(
+        "name: domains\ndataset: domains.csv\nout: bundle\nwork: run\nmax_length: 24\n"
+        f"teacher: {{model: {base_model_dir()}, domains: auto, lora_rank: 4, epochs: 2, batch_size: 8}}\n"
+        "student: {layers: [0], epochs: 2, batch_size: 8}\n"
+    )
+    result = distill("run", str(config), "--stop-after", "student", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "run" / "teacher" / "domains.json").read_text())
+    assert set(manifest["domains"]) == {"alarm", "weather", "music"}
+    with np.load(tmp_path / "run" / "teacher" / "outputs_valid.npz") as valid:
+        logits = valid["logits"]
+    assert logits.shape[1] == len(templates) + 1  # every intent + out of scope, from three experts
+    from distill.run import Run, load_config
+
+    monkeypatch.chdir(tmp_path)  # the config's relative paths
+    data, intents, _, _ = Run(load_config(config)).data()
+    predicted = [intents[i] for i in logits.argmax(1)]
+    right = sum(p == u.intent for p, u in zip(predicted, data["valid"], strict=True))
+    assert right / len(predicted) >= 0.75, predicted
+    student = json.loads((tmp_path / "run" / "student.done.json").read_text())
+    assert student["distilled"] is True
 
 
 def test_config_errors_name_the_file_line_and_key(tmp_path):
