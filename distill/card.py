@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distill.metrics import THRESHOLD_RULES
+from distill.metrics import describe_threshold_rule
 
 
 def _pct(value: float | None) -> str:
@@ -68,7 +68,7 @@ The temperature minimises the negative log-likelihood of the INT8 model's intent
 validation set (HWU64 valid + CLINC150 oos_val): NLL {valid["valid_nll_uncalibrated"]:.4f} at T = 1 ->
 {valid["valid_nll_calibrated"]:.4f} at T = {manifest["temperature"]:.4f}. The out-of-scope threshold
 (`--threshold-rule {valid["threshold_rule"]}`) is the one that maximises, on the same validation set,
-{THRESHOLD_RULES[valid["threshold_rule"]]}; ties go to the lower threshold. Score at the threshold:
+{describe_threshold_rule(valid["threshold_rule"])}; ties go to the lower threshold. Score at the threshold:
 {_pct(valid["threshold_rule_score"])}. The other rule, `balanced`, weighs the 100 out-of-scope validation
 utterances as much as the 1,076 in-scope ones: it catches more out-of-scope turns and rejects
 many more in-scope ones. Other thresholds on the test sets:

@@ -93,7 +93,32 @@ THRESHOLD_RULES = {
     "out of scope: predicted or rejected as out of scope)",
     "balanced": "balanced accuracy: the mean of in-scope accuracy (right intent and not rejected) "
     "and out-of-scope recall (predicted or rejected as out of scope)",
+    "oos_recall:R": "in-scope accuracy, among the thresholds whose out-of-scope recall is at least R "
+    "(e.g. oos_recall:0.85: catch 85% of out-of-scope requests, reject as few others as possible)",
 }
+
+
+def describe_threshold_rule(rule: str) -> str:
+    target = check_threshold_rule(rule)
+    if target is None:
+        return THRESHOLD_RULES[rule]
+    return THRESHOLD_RULES["oos_recall:R"].split(" (e.g.")[0].replace("at least R", f"at least {target:.0%}")
+
+
+def check_threshold_rule(rule: str) -> float | None:
+    """The recall target of an `oos_recall:R` rule (None for the others); ValueError if unknown."""
+    if rule in ("accuracy", "balanced"):
+        return None
+    name, _, value = rule.partition(":")
+    try:
+        target = float(value)
+    except ValueError:
+        target = -1.0
+    if name != "oos_recall" or not 0 < target <= 1:
+        raise ValueError(
+            f"unknown threshold rule {rule!r}; choose accuracy, balanced or oos_recall:R with 0 < R <= 1"
+        )
+    return target
 
 
 def choose_threshold(
@@ -101,8 +126,7 @@ def choose_threshold(
 ) -> tuple[float, float]:
     """The threshold maximising `THRESHOLD_RULES[rule]`; ties go to the lowest threshold.
     Returns (threshold, score)."""
-    if rule not in THRESHOLD_RULES:
-        raise ValueError(f"unknown threshold rule {rule!r}; choose one of {', '.join(THRESHOLD_RULES)}")
+    recall_target = check_threshold_rule(rule)
     in_scope = labels != oos_index
     if in_scope.all() or not in_scope.any():
         return 0.0, float("nan")
@@ -110,7 +134,10 @@ def choose_threshold(
     best = (0.0, -1.0)
     for threshold in candidates:
         correct = predict_with_threshold(probabilities, oos_index, float(threshold)) == labels
-        if rule == "balanced":
+        if recall_target is not None:  # below the target, the nearer the better, never above a hit
+            recall = correct[~in_scope].mean()
+            score = correct[in_scope].mean() if recall >= recall_target - 1e-12 else recall - 1
+        elif rule == "balanced":
             score = (correct[in_scope].mean() + correct[~in_scope].mean()) / 2
         else:
             score = correct.mean()

@@ -27,6 +27,8 @@ from distill.data.records import OOS_LABEL, DataFormatError, default_data_dir
 
 log = logging.getLogger(__name__)
 STAGES = ("teacher", "teacher_outputs", "student", "export", "bundle", "evaluate")
+# Settings that only the bundle and evaluate stages read: changing them reuses the trained student.
+LATE_SETTINGS = {"out", "threshold_rule", "device_profile", "quantization", "source"}
 TRAINING_STAGES = ("teacher", "student")  # data-parallel under `accelerate launch`; the rest run once
 
 
@@ -124,6 +126,13 @@ def _check_keys(raw: dict[str, Any], path: Path) -> None:
         for key in raw.get(section) or {}:
             if key not in allowed:
                 raise DataFormatError(f"{path}: unknown {section} setting {key!r}; known: {', '.join(sorted(allowed))}")
+    if raw.get("threshold_rule"):
+        from distill.metrics import check_threshold_rule
+
+        try:
+            check_threshold_rule(str(raw["threshold_rule"]))
+        except ValueError as error:
+            raise DataFormatError(f"{path}: threshold_rule: {error}") from None
     for required in ("name", "dataset", "out"):
         if not raw.get(required):
             raise DataFormatError(f"{path}: {required!r} is required")
@@ -179,14 +188,23 @@ class Run:
         return results
 
     def _check_config_unchanged(self) -> None:
-        """Resuming with a different configuration would mix two runs: refuse."""
+        """Resuming with a different configuration would mix two runs: refuse, unless only settings
+        of the last stages changed (`LATE_SETTINGS`): then those stages are redone on the trained
+        student, e.g. another device profile's INT8 bundle or another threshold rule."""
         saved = self.work / "config.json"
         current = json.dumps(asdict(self.config), default=str, sort_keys=True, indent=2)
         if saved.is_file() and saved.read_text() != current:
-            raise DataFormatError(
-                f"{self.work} holds a run with a different configuration ({saved}); "
-                "use another `work:` folder or delete this one to start again"
-            )
+            before, now = json.loads(saved.read_text()), json.loads(current)
+            changed = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
+            if not set(changed) <= LATE_SETTINGS:
+                raise DataFormatError(
+                    f"{self.work} holds a run with a different configuration ({saved}: "
+                    f"{', '.join(changed)} changed); use another `work:` folder or delete this one to start "
+                    f"again (only {', '.join(sorted(LATE_SETTINGS))} may change on a finished student)"
+                )
+            for stage in ("bundle", "evaluate"):
+                (self.work / f"{stage}.done.json").unlink(missing_ok=True)
+            log.info("%s changed: the bundle and evaluate stages will be redone", ", ".join(changed))
         saved.write_text(current)
 
     # -- data ----------------------------------------------------------------------------------

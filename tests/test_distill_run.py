@@ -98,6 +98,19 @@ def test_resuming_with_a_different_configuration_is_refused(tiny_run):
     assert "different configuration" in changed.stderr and "delete" in changed.stderr
 
 
+def test_another_device_profile_rebuilds_only_the_bundle_from_the_trained_student(tiny_run):
+    work = tiny_run["work"]
+    student_marker = (work / "student.done.json").read_bytes()
+    rk3588 = tiny_run["base"] / "bundle-rk3588"
+    again = distill("run", str(TINY), "--set", f"work={work}", "--set", f"out={rk3588}", "--set", "device_profile=rk3588")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "the bundle and evaluate stages will be redone" in again.stderr
+    assert (work / "student.done.json").read_bytes() == student_marker  # not retrained
+    manifest = json.loads((rk3588 / "bundle.json").read_text())
+    assert manifest["device_profile"] == "rk3588" and manifest["quantization"]["format"] == "QDQ"
+    assert json.loads((tiny_run["out"] / "bundle.json").read_text())["device_profile"] == "generic"  # left alone
+
+
 def test_static_int8_is_calibrated_and_agrees_with_fp32(tiny_run):
     from tokenizers import Tokenizer
 

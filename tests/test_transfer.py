@@ -73,3 +73,4 @@ def test_unlabelled_utterances_train_on_soft_targets_only():
     assert torch.isfinite(value) and value.item() > 0
     value.backward()
     assert model.intent_head.weight.grad.abs().sum() > 0  # the teacher's soft targets move the head
+
