@@ -128,6 +128,8 @@ def test_cancel_and_decline(chat):
     ]
     assert chat.bookings() == []
     assert chat.say("what time is it").text == "It's 9:00 AM."  # nothing left pending
+    nothing = chat.say("never mind")  # with nothing pending: answered here, not sent to an LLM
+    assert nothing.text == "Okay. There was nothing to cancel." and nothing.action == "cancel"
 
 
 def test_unclear_answers_are_asked_again_then_dropped(chat):

@@ -109,6 +109,8 @@ class Interpreter:
 
     def fresh(self, last: Frame | None, intent: IntentResult, text: str, now: datetime) -> tuple[str, str, SlotValue | None]:
         """(kind, slot, value) with nothing pending; `last` is a recent answered frame with `context`."""
+        if is_cancel(text):  # "never mind" with nothing pending: acknowledge, never escalate to an LLM
+            return "cancel", "", None
         if self.match(text, now) is not None:
             return "sentence", "", None
         if last is None:

@@ -37,6 +37,7 @@ from edge.skills.memory import Memory
 logger = logging.getLogger(__name__)
 
 CANCELLED = "Okay, cancelled."
+NOTHING_TO_CANCEL = "Okay. There was nothing to cancel."
 DECLINED = "Okay, I won't go ahead."
 GAVE_UP = "Sorry, I still didn't get that, so I've stopped."
 NOT_UNDERSTOOD = "Sorry, I didn't get that."
@@ -115,7 +116,8 @@ class DialogueManager:
                 return self._model_turn(state, turn, turn.intent.out_of_scope if out_of_scope is None else out_of_scope)
             if turn.kind == "cancel":
                 state.active = None
-                return DialogueReply(CANCELLED, action="cancel", intent=frame.intent if frame else "")
+                return DialogueReply(CANCELLED if frame else NOTHING_TO_CANCEL, action="cancel",
+                                     intent=frame.intent if frame else "")
             if turn.kind == "decline":
                 state.active = None
                 return DialogueReply(DECLINED, skill=frame.skill, action="decline", intent=frame.intent)
