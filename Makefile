@@ -143,8 +143,6 @@ rknn: .venv-rknn/.ready
 # fused attention layers in fp16 (hybrid), then the HWU64 test split against the CPU provider.
 # Leaves model.rknn in /tmp/edge-rknn (a board loads BUNDLE/model.rknn with rknn-toolkit-lite2).
 # About 10 minutes on 2 busy cores. RKNN_MODE=fp16 or int8 for the other two conversions.
-# RKNN_MODE=qdq with BUNDLE= a bundle built for the board (distill run CONFIG --set device_profile=rk3588
-# --set out=DIR: static QDQ INT8): the toolkit keeps the bundle's own scales, the CPU runs the same model.
 RKNN_MODE ?= hybrid
 rknn-agreement: $(VENV)/.runtime .venv-rknn/.ready
 	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/agreement_cpu.json

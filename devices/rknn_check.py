@@ -28,7 +28,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-MODES = ("hybrid", "int8", "fp16", "qdq")
+MODES = ("hybrid", "int8", "fp16")
 # The toolkit fuses each attention block into one exSDPAttention layer; in INT8 its attention
 # scores lose all resolution (one scale must cover the mask's -10000 and scores of a few units),
 # so accuracy falls to chance. Those, the residual Adds (BERT's outlier channels live in the
@@ -77,9 +77,7 @@ def convert_and_run(onnx_path: Path | None, bundle_dir: Path, data_dir: Path | N
                     mode: str = "hybrid", algorithm: str = ALGORITHM, calibration: int = 0,
                     float16_layers: str = FLOAT16_LAYERS) -> dict[str, Any]:
     """`mode`: int8 (w8a8 everywhere), hybrid (w8a8 but layers matching `float16_layers` in fp16),
-    fp16 (no quantization), qdq (the bundle's own static QDQ model, built for the device profile
-    rk3588 by `distill run --set device_profile=rk3588`: the toolkit keeps its scales, nothing is
-    recalibrated). `onnx_path`: a float model; None: the bundle's own, dequantized."""
+    fp16 (no quantization). `onnx_path`: a float model; None: the bundle's own, dequantized."""
     try:
         from rknn.api import RKNN
     except ImportError as error:
@@ -92,15 +90,11 @@ def convert_and_run(onnx_path: Path | None, bundle_dir: Path, data_dir: Path | N
     profile = load_profiles()["rk3588"]
     length = profile.operators.max_sequence_length
     work.mkdir(parents=True, exist_ok=True)
-    if mode == "qdq":
-        source = qdq_model(bundle_dir)
-    else:
-        source = onnx_path or _dequantized(bundle_dir, work)
+    source = onnx_path or _dequantized(bundle_dir, work)
     encode = _encoder(bundle_dir, length)
     test_file = hwu64_test_file(data_dir)
     valid = read_sentences(test_file.with_name("valid.tsv"), calibration or profile.quantization.calibration_samples)
-    calibrated = mode in ("int8", "hybrid")
-    dataset = _calibration_list(encode, valid, work / f"calibration-{len(valid)}") if calibrated else None
+    dataset = _calibration_list(encode, valid, work / f"calibration-{len(valid)}") if mode != "fp16" else None
     rknn = _build(RKNN, source, length, mode, algorithm, dataset, float16_layers, work)
     rknn_path = work / "model.rknn"
     if rknn.export_rknn(str(rknn_path)) != 0:
@@ -123,12 +117,10 @@ def convert_and_run(onnx_path: Path | None, bundle_dir: Path, data_dir: Path | N
                   + ("attention, residual Adds and LayerNorms in fp16" if float16_layers == FLOAT16_LAYERS
                      else f"{float16_layers!r} in fp16"),
         "fp16": "fp16, no quantization",
-        "qdq": "INT8 with the bundle's own QDQ scales (static, per-channel weights)",
     }[mode]
     return {
         "provider_asked": "rknn-simulator", "session_providers": ["RKNN-simulator-rk3588"],
-        "model": f"{described}, from "
-        + ("the bundle's model.onnx" if mode == "qdq" else "the bundle, dequantized" if onnx_path is None else onnx_path.name),
+        "model": f"{described}, from {'the bundle, dequantized' if onnx_path is None else onnx_path.name}",
         "quantization": {"mode": mode, "algorithm": algorithm, "calibration_utterances": len(valid) if dataset else 0,
                          "float16_layers": float16_layers if mode == "hybrid" else "", "shape": [1, length]},
         "onnxruntime": "n/a", "machine": "rk3588 simulator on x86_64", "bundle": str(bundle_dir),
@@ -154,17 +146,6 @@ def _float_reference(source: Path, encode, rows: list[dict[str, Any]], intents: 
         correct += intent == row["label"]
     return {"model": f"{source.name} on onnxruntime {onnxruntime.__version__} CPU, float32",
             "accuracy": round(correct / len(rows), 4), "agreement_with_simulator": round(same / len(rows), 4)}
-
-
-def qdq_model(bundle_dir: Path) -> Path:
-    manifest = json.loads((bundle_dir / "bundle.json").read_text())
-    quantization = manifest.get("quantization") or {}
-    if quantization.get("format") != "QDQ":
-        raise RknnError(
-            f"{bundle_dir / 'model.onnx'} is not a static QDQ model (format {quantization.get('format')!r}); "
-            "build one for this board with `distill run CONFIG --set device_profile=rk3588 --set out=DIR`"
-        )
-    return bundle_dir / "model.onnx"
 
 
 def _dequantized(bundle_dir: Path, work: Path) -> Path:

@@ -62,13 +62,3 @@ def test_without_the_toolkit_the_error_says_which_venv(tmp_path, capsys):
         convert_and_run(None, tmp_path, None, tmp_path)
     assert main(["--bundle", str(tmp_path), "--out", str(tmp_path / "out.json")]) == 1
     assert "make rknn" in capsys.readouterr().err
-
-
-def test_the_qdq_mode_takes_only_a_static_qdq_bundle_and_says_how_to_make_one():
-    from pathlib import Path
-
-    from devices.rknn_check import qdq_model
-
-    shipped = Path(__file__).resolve().parents[1] / "edge" / "models" / "hwu64-minilm-int8"  # dynamic INT8
-    with pytest.raises(RknnError, match=r"not a static QDQ model .*--set device_profile=rk3588"):
-        qdq_model(shipped)
