@@ -88,7 +88,10 @@ def convert_and_run(onnx_path: Path | None, bundle_dir: Path, data_dir: Path | N
     if mode not in MODES:
         raise RknnError(f"mode {mode!r}; use one of {', '.join(MODES)}")
     profile = load_profiles()["rk3588"]
-    length = profile.operators.max_sequence_length
+    # the fixed NPU input shape: the profile's, unless the bundle's model is shorter (a distilled
+    # student keeps only max_length position embeddings)
+    bundle_length = json.loads((bundle_dir / "bundle.json").read_text()).get("max_length")
+    length = min(profile.operators.max_sequence_length, bundle_length or profile.operators.max_sequence_length)
     work.mkdir(parents=True, exist_ok=True)
     source = onnx_path or _dequantized(bundle_dir, work)
     encode = _encoder(bundle_dir, length)

@@ -18,7 +18,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from distill.data.records import OOS_LABEL, DataFormatError, default_data_dir
 log = logging.getLogger(__name__)
 STAGES = ("teacher", "teacher_outputs", "student", "export", "bundle", "evaluate")
 # Settings that only the bundle and evaluate stages read: changing them reuses the trained student.
-LATE_SETTINGS = {"out", "threshold_rule", "device_profile", "quantization", "source"}
+LATE_SETTINGS = {"out", "threshold_rule", "device_profile", "quantization"}
 TRAINING_STAGES = ("teacher", "student")  # data-parallel under `accelerate launch`; the rest run once
 
 
@@ -194,17 +194,21 @@ class Run:
         saved = self.work / "config.json"
         current = json.dumps(asdict(self.config), default=str, sort_keys=True, indent=2)
         if saved.is_file() and saved.read_text() != current:
-            before, now = json.loads(saved.read_text()), json.loads(current)
+            defaults = {f.name: f.default for f in fields(RunConfig) if f.default is not MISSING}
+            before = {**json.loads(json.dumps(defaults, default=str)), **json.loads(saved.read_text())}
+            now = json.loads(current)  # a key added since that run counts at its default
             changed = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
+            changed = [key for key in changed if key not in ("work", "source")]  # where, not what
             if not set(changed) <= LATE_SETTINGS:
                 raise DataFormatError(
                     f"{self.work} holds a run with a different configuration ({saved}: "
                     f"{', '.join(changed)} changed); use another `work:` folder or delete this one to start "
                     f"again (only {', '.join(sorted(LATE_SETTINGS))} may change on a finished student)"
                 )
-            for stage in ("bundle", "evaluate"):
-                (self.work / f"{stage}.done.json").unlink(missing_ok=True)
-            log.info("%s changed: the bundle and evaluate stages will be redone", ", ".join(changed))
+            if changed:
+                for stage in ("bundle", "evaluate"):
+                    (self.work / f"{stage}.done.json").unlink(missing_ok=True)
+                log.info("%s changed: the bundle and evaluate stages will be redone", ", ".join(changed))
         saved.write_text(current)
 
     # -- data ----------------------------------------------------------------------------------

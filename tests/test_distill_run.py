@@ -287,3 +287,26 @@ def test_trimmed_position_embeddings_give_the_same_logits():
     trim_positions(model, 48)
     assert model.bert.embeddings.position_embeddings.num_embeddings == 48
     assert torch.allclose(before, model(input_ids=ids, attention_mask=mask).intent_logits)
+
+
+def test_a_moved_run_folder_or_a_setting_added_since_is_not_a_changed_configuration(tmp_path):
+    from dataclasses import asdict
+
+    from distill.data.records import DataFormatError
+    from distill.run import Run, load_config
+
+    (tmp_path / "c.yaml").write_text("name: c\ndataset: hwu64\nout: b\nwork: moved\n")
+    config = load_config(tmp_path / "c.yaml")
+    saved = json.loads(json.dumps(asdict(config), default=str))
+    saved.update(work="/somewhere/else", source="old.yaml")
+    for newer_key in ("transfer", "transfer_limit", "augment"):  # an older run's config.json lacks them
+        saved.pop(newer_key)
+    config.work.mkdir(parents=True)
+    (config.work / "config.json").write_text(json.dumps(saved))
+    (config.work / "bundle.done.json").write_text("{}")
+    Run(config)._check_config_unchanged()
+    assert (config.work / "bundle.done.json").is_file()  # nothing that matters changed: nothing redone
+    saved["oos"] = 100
+    (config.work / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(DataFormatError, match="oos changed"):
+        Run(config)._check_config_unchanged()
