@@ -295,7 +295,7 @@ def test_a_moved_run_folder_or_a_setting_added_since_is_not_a_changed_configurat
     from distill.data.records import DataFormatError
     from distill.run import Run, load_config
 
-    (tmp_path / "c.yaml").write_text("name: c\ndataset: hwu64\nout: b\nwork: moved\n")
+    (tmp_path / "c.yaml").write_text(f"name: c\ndataset: hwu64\nout: b\nwork: {tmp_path / 'moved'}\n")
     config = load_config(tmp_path / "c.yaml")
     saved = json.loads(json.dumps(asdict(config), default=str))
     saved.update(work="/somewhere/else", source="old.yaml")
