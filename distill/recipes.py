@@ -15,6 +15,7 @@ class TeacherSettings:
     head_learning_rate: float = 2e-3
     max_length: int = 48
     seed: int = 13
+    init: str = ""  # a finished teacher folder (teacher.pt) to continue from instead of the bare encoder
     lora_rank: int = 0  # > 0: train LoRA adapters (peft) on the encoder instead of all its weights
     # "auto" (intent-name prefix: alarm_set -> alarm) or {domain: [intents]}: one LoRA adapter and
     # head per skill domain on a frozen encoder, stacked into one teacher (distill.domain_adapters)

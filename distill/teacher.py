@@ -120,6 +120,12 @@ def fine_tune_teacher(
         from distill.lora import with_lora
 
         model = with_lora(model, settings.lora_rank)
+    if settings.init:  # continue a finished teacher (e.g. more epochs at a lower learning rate)
+        previous = json.loads((Path(settings.init) / "teacher.json").read_text())
+        if previous["intents"] != intents or previous["slot_tags"] != slot_tags:
+            raise TeacherError(f"{settings.init}: that teacher was trained on other intents or slot tags")
+        model.load_state_dict(torch.load(Path(settings.init) / "teacher.pt", weights_only=True))
+        log.info("teacher starts from %s", settings.init)
     train_settings = TrainSettings(
         epochs=settings.epochs,
         batch_size=settings.batch_size,

@@ -310,3 +310,25 @@ def test_a_moved_run_folder_or_a_setting_added_since_is_not_a_changed_configurat
     (config.work / "config.json").write_text(json.dumps(saved))
     with pytest.raises(DataFormatError, match="oos changed"):
         Run(config)._check_config_unchanged()
+
+
+def test_a_teacher_continues_from_a_finished_one_and_refuses_other_labels(tmp_path):
+    from distill.baseline import base_model_dir
+    from distill.hwu64 import Utterance
+    from distill.recipes import TeacherSettings
+    from distill.teacher import TeacherError, fine_tune_teacher
+
+    texts = {"alarm_set": ["set an alarm for {}", "wake me at {}"], "weather_query": ["weather at {}", "rain at {}"]}
+    hours = ["six", "seven", "eight", "nine", "ten"]
+    data = {
+        split: [Utterance(t.format(h), intent) for intent, ts in texts.items() for t in ts for h in chosen]
+        for split, chosen in (("train", hours[:4]), ("valid", hours[4:]))
+    }
+    intents, tags = ["alarm_set", "weather_query", "out_of_scope"], ["O"]
+    settings = TeacherSettings(model=str(base_model_dir()), epochs=2, batch_size=4, max_length=16)
+    first = fine_tune_teacher(data, intents, tags, tmp_path / "first", settings)
+    more = TeacherSettings(**{**settings.__dict__, "epochs": 1, "init": str(tmp_path / "first")})
+    second = fine_tune_teacher(data, intents, tags, tmp_path / "second", more)
+    assert second["history"][0]["valid_intent_accuracy"] >= first["history"][-1]["valid_intent_accuracy"]
+    with pytest.raises(TeacherError, match="other intents or slot tags"):
+        fine_tune_teacher(data, ["alarm_set", "weather_query", "x", "out_of_scope"], tags, tmp_path / "third", more)
