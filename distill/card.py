@@ -190,13 +190,18 @@ def distilled_card(manifest: dict[str, Any], side_by_side: dict[str, Any] | None
             f"`{side_by_side['threshold_rule']}`. Speed-up teacher / INT8 student at one thread: "
             f"**{side_by_side['speedup_teacher_over_int8']:.1f}x**."
         )
+    transfer = (
+        f", plus a transfer set of {student['transfer_utterances']} unlabelled utterances labelled by the teacher"
+        if student.get("transfer_utterances")
+        else ""
+    )
     return f"""# Distilled intent + slot model (INT8 ONNX)
 
 `{manifest["base_model"]}`. Knowledge distillation (temperature-scaled soft targets, pooled
 hidden-state matching) from a fine-tuned `{teacher.get("model", "?")}` teacher, then Optimum
 ONNX export and INT8 ({quant}) for the `{manifest["device_profile"]}` device profile.
 
-- Data: {data} examples; student vocabulary {student.get("vocabulary", "?")} tokens,
+- Data: {data} examples{transfer}; student vocabulary {student.get("vocabulary", "?")} tokens,
   {student.get("parameters", 0) / 1e6:.1f}M parameters, {settings.get("epochs", "?")} epochs,
   KD temperature {settings.get("temperature", "?")}, soft weight {settings.get("soft_weight", "?")}.
 - Decision: softmax(intent_logits / {manifest["temperature"]:.4f}); out of scope when the top intent is
