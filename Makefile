@@ -65,7 +65,8 @@ bench-live: $(VENV)/.test whisper-onnx
 # The shipped intent bundle: mpnet teacher -> distilled 6-layer student (configs/hwu64.yaml),
 # swapped in only if it is no worse on any regression set (regression/registry.toml).
 model: $(VENV)/.test
-	$(VENV)/bin/distill run configs/hwu64.yaml
+	$(VENV)/bin/distill run configs/hwu64.yaml --stop-after teacher
+	$(VENV)/bin/distill run configs/hwu64-teacher3.yaml
 	$(VENV)/bin/distill promote bundles/hwu64-student-int8 --deployed edge/models/hwu64-minilm-int8
 
 demo-wavs: $(VENV)/.test
