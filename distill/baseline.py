@@ -126,15 +126,9 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 def fine_tune(args: argparse.Namespace, data, tokenizer, intents: list[str], slot_tags: list[str]):
     """The fine-tuned model and the training record (settings, seconds, per-epoch history)."""
     from distill.joint_model import new_model
-    from distill.train import TrainSettings, encode, seed_everything, train
+    from distill.train import encode, seed_everything, settings_from, train
 
-    settings = TrainSettings(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        head_learning_rate=args.head_learning_rate,
-        seed=args.seed,
-    )
+    settings = settings_from(args)
     train_set, valid_set = (encode(data[split], tokenizer, intents, slot_tags) for split in ("train", "valid"))
     seed_everything(args.seed)  # the heads' initialisation too
     model = new_model(str(base_model_dir()), intents, slot_tags)

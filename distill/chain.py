@@ -108,15 +108,9 @@ def _seen_intents_only(splits: Splits) -> Splits:
 def _fine_tune(data, tokenizer, intents: list[str], slot_tags: list[str], settings: ChainSettings):
     from distill.baseline import base_model_dir
     from distill.joint_model import new_model
-    from distill.train import TrainSettings, encode, seed_everything, train
+    from distill.train import encode, seed_everything, settings_from, train
 
-    train_settings = TrainSettings(
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        head_learning_rate=settings.head_learning_rate,
-        seed=settings.seed,
-    )
+    train_settings = settings_from(settings)
     train_set, valid_set = (encode(data[split], tokenizer, intents, slot_tags) for split in ("train", "valid"))
     seed_everything(settings.seed)
     model = new_model(str(base_model_dir()), intents, slot_tags)

@@ -50,7 +50,7 @@ from distill.hwu64 import Utterance
 from distill.joint_model import IntentSlotOutput, mean_pool
 from distill.recipes import TeacherSettings
 from distill.teacher import teacher_dir, teacher_tokenizer
-from distill.train import IGNORE, Encoded, TrainSettings, collate, encode, seed_everything, train
+from distill.train import IGNORE, Encoded, collate, encode, seed_everything, settings_from, train
 
 log = logging.getLogger(__name__)
 OTHER = "other"  # the last label of every domain head: "not mine"
@@ -229,14 +229,7 @@ def _train_domain(model: DomainModel, data, labels: list[str], domain: str, toke
         valid_examples = train_examples
     train_set, valid_set = (encode(items, tokenizer, labels, ["O"]) for items in (train_examples, valid_examples))
     log.info("domain %s: %d training examples (%d of them 'other')", domain, len(train_set), _others(train_examples))
-    train_settings = TrainSettings(
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        head_learning_rate=settings.head_learning_rate,
-        seed=settings.seed,
-        bucket_by_length=True,
-    )
+    train_settings = settings_from(settings, bucket_by_length=True)
     history = train(model, train_set, valid_set, ["O"], train_settings)
     return {"train_examples": len(train_set), "other_examples": _others(train_examples), "history": history}
 

@@ -31,7 +31,7 @@ from torch import nn
 from distill.hwu64 import Utterance
 from distill.joint_model import slot_loss
 from distill.recipes import StudentSettings
-from distill.train import IGNORE, TrainSettings, encode, seed_everything, train
+from distill.train import IGNORE, encode, seed_everything, settings_from, train
 
 log = logging.getLogger(__name__)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -182,14 +182,7 @@ def train_student(
     valid_set = encode(data["valid"], tokenizer, intents, slot_tags)
     seed_everything(settings.seed)
     model = shallow_student(base_model_dir(), intents, slot_tags, settings.layers, kept)
-    train_settings = TrainSettings(
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        head_learning_rate=settings.head_learning_rate,
-        seed=settings.seed,
-        bucket_by_length=True,
-    )
+    train_settings = settings_from(settings, bucket_by_length=True)
     started = time.perf_counter()
     if teacher is not None:
         loss = DistillationLoss(teacher, len(settings.layers), settings, model.config.hidden_size)

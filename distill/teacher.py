@@ -27,7 +27,7 @@ from transformers import AutoModel
 from distill.hwu64 import Utterance
 from distill.joint_model import joint_output
 from distill.recipes import TeacherSettings
-from distill.train import Encoded, TrainSettings, collate, encode, seed_everything, train
+from distill.train import Encoded, collate, encode, seed_everything, settings_from, train
 
 log = logging.getLogger(__name__)
 MPNET = "all-mpnet-base-v2"
@@ -126,14 +126,7 @@ def fine_tune_teacher(
             raise TeacherError(f"{settings.init}: that teacher was trained on other intents or slot tags")
         model.load_state_dict(torch.load(Path(settings.init) / "teacher.pt", weights_only=True))
         log.info("teacher starts from %s", settings.init)
-    train_settings = TrainSettings(
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        head_learning_rate=settings.head_learning_rate,
-        seed=settings.seed,
-        bucket_by_length=True,
-    )
+    train_settings = settings_from(settings, bucket_by_length=True)
     started = time.perf_counter()
     history = train(model, train_set, valid_set, slot_tags, train_settings, checkpoint=out / "checkpoint.pt")
     from accelerate import PartialState

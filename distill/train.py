@@ -40,6 +40,19 @@ class TrainSettings:
     bucket_by_length: bool = False  # batches of similar length: less padding, ~1.5x faster on CPU
 
 
+def settings_from(recipe, **overrides) -> TrainSettings:
+    """The loop's settings from a recipe (TeacherSettings, StudentSettings, a chain's settings or
+    parsed arguments): anything with epochs, batch_size, learning_rate, head_learning_rate, seed."""
+    return TrainSettings(
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate,
+        head_learning_rate=recipe.head_learning_rate,
+        seed=recipe.seed,
+        **overrides,
+    )
+
+
 @dataclass(frozen=True)
 class Encoded:
     input_ids: list[int]
