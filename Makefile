@@ -77,6 +77,8 @@ clean:
 
 # The intent bundle the device checks run on (make openvino-agreement BUNDLE=path/to/bundle).
 BUNDLE ?= edge/models/hwu64-minilm-int8
+# Prefix of the result files: AGREEMENT=agreement_student keeps the shipped bundle's results.
+AGREEMENT ?= agreement
 
 # onnxruntime's OpenVINO execution provider in its own venv: the onnxruntime-openvino wheel
 # ships the same `onnxruntime` module as onnxruntime, so the two cannot share .venv.
@@ -90,11 +92,11 @@ BUNDLE ?= edge/models/hwu64-minilm-int8
 openvino: .venv-openvino/.ready
 
 openvino-agreement: $(VENV)/.runtime .venv-openvino/.ready
-	$(PY) -m devices.agreement --bundle $(BUNDLE) --provider CPUExecutionProvider --out bench/results/agreement_cpu.json
+	$(PY) -m devices.agreement --bundle $(BUNDLE) --provider CPUExecutionProvider --out bench/results/$(AGREEMENT)_cpu.json
 	.venv-openvino/bin/python -m devices.agreement --bundle $(BUNDLE) --provider OpenVINOExecutionProvider \
-		--option device_type=CPU --out bench/results/agreement_openvino.json
-	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_openvino.json \
-		| tee bench/results/agreement_cpu_vs_openvino.json
+		--option device_type=CPU --out bench/results/$(AGREEMENT)_openvino.json
+	$(PY) -m devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_openvino.json \
+		| tee bench/results/$(AGREEMENT)_cpu_vs_openvino.json
 
 # ARM64 correctness check under emulation (Debian qemu-user-static + a debootstrap arm64 root;
 # not a timing). This container has no binfmt_misc, so there is no chroot: the root's own python
@@ -118,12 +120,12 @@ $(ARM64_ROOT)/.ready: $(VENV)/.runtime
 	touch $@
 
 arm64-agreement: $(ARM64_ROOT)/.ready
-	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/agreement_cpu.json
+	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_cpu.json
 	unshare -m sh -c "mount --bind devices/arm64_cpuinfo.txt /proc/cpuinfo && PYTHONPATH=$(ARM64_ROOT)/opt/edge-site:$(CURDIR) \
 		qemu-aarch64-static -cpu cortex-a76 -L $(ARM64_ROOT) $(ARM64_ROOT)/usr/bin/python3.11 \
-		-m devices.agreement --bundle $(BUNDLE) --out bench/results/agreement_arm64_qemu.json"
-	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_arm64_qemu.json \
-		| tee bench/results/agreement_cpu_vs_arm64_qemu.json
+		-m devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_arm64_qemu.json"
+	$(PY) -m devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_arm64_qemu.json \
+		| tee bench/results/$(AGREEMENT)_cpu_vs_arm64_qemu.json
 
 # Rockchip rknn-toolkit2 (ONNX -> .rknn, and its x86 simulator) in its own venv: it pins
 # numpy<=1.26.4, onnx<=1.18, protobuf<=4.25.4 and torch<=2.4.0. torch 2.4.0 from PyPI is a multi-GB
@@ -146,9 +148,9 @@ rknn: .venv-rknn/.ready
 # About 10 minutes on 2 busy cores. RKNN_MODE=fp16 or int8 for the other two conversions.
 RKNN_MODE ?= hybrid
 rknn-agreement: $(VENV)/.runtime .venv-rknn/.ready
-	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/agreement_cpu.json
+	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_cpu.json
 	PYTHONPATH=$(CURDIR) .venv-rknn/bin/python -m devices.rknn_check --bundle $(BUNDLE) --mode $(RKNN_MODE) \
-		--work /tmp/edge-rknn/$(RKNN_MODE) --out bench/results/agreement_rknn_sim_$(RKNN_MODE).json
-	$(PY) -m devices.agreement --compare bench/results/agreement_cpu.json bench/results/agreement_rknn_sim_$(RKNN_MODE).json \
-		| tee bench/results/agreement_cpu_vs_rknn_sim_$(RKNN_MODE).json
+		--work /tmp/edge-rknn/$(RKNN_MODE) --out bench/results/$(AGREEMENT)_rknn_sim_$(RKNN_MODE).json
+	$(PY) -m devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_rknn_sim_$(RKNN_MODE).json \
+		| tee bench/results/$(AGREEMENT)_cpu_vs_rknn_sim_$(RKNN_MODE).json
 	$(PY) -m devices.readme_table
