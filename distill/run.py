@@ -126,6 +126,14 @@ def _check_keys(raw: dict[str, Any], path: Path) -> None:
         for key in raw.get(section) or {}:
             if key not in allowed:
                 raise DataFormatError(f"{path}: unknown {section} setting {key!r}; known: {', '.join(sorted(allowed))}")
+    for required in ("name", "dataset", "out"):
+        if not raw.get(required):
+            raise DataFormatError(f"{path}: {required!r} is required")
+    _check_values(raw, path)
+
+
+def _check_values(raw: dict[str, Any], path: Path) -> None:
+    """Values that would otherwise fail hours later, or with a bare traceback."""
     if raw.get("threshold_rule"):
         from distill.metrics import check_threshold_rule
 
@@ -133,9 +141,16 @@ def _check_keys(raw: dict[str, Any], path: Path) -> None:
             check_threshold_rule(str(raw["threshold_rule"]))
         except ValueError as error:
             raise DataFormatError(f"{path}: threshold_rule: {error}") from None
-    for required in ("name", "dataset", "out"):
-        if not raw.get(required):
-            raise DataFormatError(f"{path}: {required!r} is required")
+    for key in ("transfer_limit", "augment", "oos", "max_length", "seed", "limit"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, bool | int):
+            raise DataFormatError(f"{path}: {key}: expected a whole number, got {value!r}")
+    init = (raw.get("teacher") or {}).get("init")
+    if init and not (Path(str(init)) / "teacher.json").is_file():
+        raise DataFormatError(
+            f"{path}: teacher.init: {init} holds no finished teacher (teacher.json); "
+            "point it at a run's teacher/ folder, e.g. runs/hwu64/teacher"
+        )
 
 
 class Run:

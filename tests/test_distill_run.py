@@ -195,6 +195,16 @@ def test_config_errors_name_the_file_line_and_key(tmp_path):
     missing.write_text("name: x\ndataset: hwu64\n")
     result = distill("run", str(missing))
     assert result.returncode == 2 and "'out' is required" in result.stderr
+    for setting, message in (
+        ("augment: lots", "augment: expected a whole number, got 'lots'"),
+        ("threshold_rule: best", "threshold_rule: unknown threshold rule 'best'"),
+        ("teacher: {init: /nope}", "teacher.init: /nope holds no finished teacher"),
+        ("transfer: [no-such-set]", "transfer source 'no-such-set' is neither a dataset"),
+    ):
+        wrong = tmp_path / "wrong.yaml"
+        wrong.write_text(f"name: x\ndataset: hwu64\nout: {tmp_path / 'b'}\nwork: {tmp_path / 'w'}\nlimit: 20\n{setting}\n")
+        result = distill("run", str(wrong))
+        assert result.returncode == 2 and message in result.stderr, (setting, result.stderr[-500:])
 
 
 def test_pruned_vocabulary_keeps_ids_consistent_and_spells_unseen_words():
