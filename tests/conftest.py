@@ -1,3 +1,4 @@
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,3 +15,19 @@ def tiny_bundle(tmp_path):
     from tiny_bundle import build_tiny_bundle
 
     return build_tiny_bundle(tmp_path / "tiny-bundle")
+
+
+@pytest.fixture(scope="session")
+def tea_site(tmp_path_factory) -> Path:
+    """`pip install ./examples/skills/tea` into a folder to put on PYTHONPATH (the runtime is already
+    here), once per test session; the skill-plugin and skill-rebuild tests share it."""
+    target = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(ROOT / "examples" / "skills" / "tea")],
+        capture_output=True, text=True, timeout=300,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot build the example skill here: {result.stderr[-400:]}")
+    assert list(target.glob("edge_skill_tea-0.1.0.dist-info/entry_points.txt"))
+    return target

@@ -21,27 +21,11 @@ from edge.skills.base import Skill, SkillReply, SkillRequest
 from edge.skills.loader import load_skills
 
 ROOT = Path(__file__).resolve().parent.parent
-TEA = ROOT / "examples" / "skills" / "tea"
 
 
 def edge_command(*args, env=None, stdin="", timeout=120):
     return subprocess.run([sys.executable, "-m", "edge", *args], input=stdin, capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
-
-
-@pytest.fixture(scope="module")
-def tea_installed(tmp_path_factory):
-    """`pip install ./examples/skills/tea` into a folder put on PYTHONPATH (the runtime is already here)."""
-    target = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(TEA)],
-        capture_output=True, text=True, timeout=300,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot build the example skill here: {result.stderr[-400:]}")
-    assert list(target.glob("edge_skill_tea-0.1.0.dist-info/entry_points.txt"))
-    return target
 
 
 @pytest.fixture
@@ -51,8 +35,8 @@ def env(tmp_path):
     return environment
 
 
-def test_an_installed_skill_adds_its_intents(tea_installed, env):
-    env["PYTHONPATH"] = f"{tea_installed}{os.pathsep}{ROOT}"
+def test_an_installed_skill_adds_its_intents(tea_site, env):
+    env["PYTHONPATH"] = f"{tea_site}{os.pathsep}{ROOT}"
     listing = edge_command("skills", "list", "--json", env=env)
     assert listing.returncode == 0, listing.stderr
     skills = {row["skill"]: row for row in json.loads(listing.stdout)["skills"]}

@@ -27,7 +27,6 @@ from edge.skills.spec import load_skill_spec
 from edge.skills.templates import match_template, parse_template, strip_polite
 
 ROOT = Path(__file__).resolve().parent.parent
-TEA = ROOT / "examples" / "skills" / "tea"
 DATA_DIR = Path(os.environ.get("EDGE_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 # Tea requests in none of the skill's sentence shapes (so neither in the training data nor matched by
@@ -45,20 +44,6 @@ def _environment(tmp_path: Path, site: Path | None) -> dict[str, str]:
                        OMP_WAIT_POLICY="PASSIVE")
     environment["PYTHONPATH"] = os.pathsep.join(str(path) for path in (site, ROOT) if path is not None)
     return environment
-
-
-@pytest.fixture(scope="module")
-def tea_site(tmp_path_factory) -> Path:
-    """Command 1: `pip install ./examples/skills/tea`, into a folder put on PYTHONPATH."""
-    target = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(TEA)],
-        capture_output=True, text=True, timeout=300,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot build the example skill here: {result.stderr[-400:]}")
-    return target
 
 
 @pytest.fixture(scope="module")
