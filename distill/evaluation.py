@@ -69,7 +69,7 @@ def side_by_side(run, examples: list[Example], data, intents: list[str], split: 
         teacher["ms_per_query_mean"] = ensemble_ms_per_query(run.work / "teacher", texts, threads=1)
         teacher["size_mb"] = ensemble_size_mb(run.work / "teacher")
     elif run.teacher_settings().domains:
-        from distill.domain_adapters import stacked_teacher_ms_per_query, stacked_teacher_size_mb
+        from distill.domain_stack import stacked_teacher_ms_per_query, stacked_teacher_size_mb
 
         teacher["ms_per_query_mean"] = stacked_teacher_ms_per_query(run.work / "teacher", texts, intents, threads=1)
         teacher["size_mb"] = stacked_teacher_size_mb(run.work / "teacher")

@@ -21,7 +21,7 @@ class TeacherSettings:
     # head per skill domain on a frozen encoder, stacked into one teacher (distill.domain_adapters)
     domains: str | dict | None = None
     # finished teacher folders whose averaged logits are the teacher; nothing is trained (distill.ensemble)
-    ensemble: tuple[str, ...] | list[str] = ()
+    ensemble: list[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -334,8 +334,8 @@ class Run:
 
             def outputs_of(utterances):
                 return ensemble_outputs(self.work / "teacher", utterances, intents, slot_tags)
-        elif self.teacher_settings().domains:  # per-domain adapters, stacked (distill.domain_adapters)
-            from distill.domain_adapters import stacked_teacher_outputs
+        elif self.teacher_settings().domains:  # per-domain adapters, stacked (distill.domain_stack)
+            from distill.domain_stack import stacked_teacher_outputs
 
             def outputs_of(utterances):
                 return stacked_teacher_outputs(self.work / "teacher", utterances, intents)

@@ -22,9 +22,9 @@ from distill.domain_adapters import (  # noqa: E402
     MANIFEST,
     DomainAdapterError,
     group_domains,
-    stacked_teacher_outputs,
     train_domain_adapters,
 )
+from distill.domain_stack import stacked_teacher_outputs  # noqa: E402
 from distill.hwu64 import Utterance  # noqa: E402
 from distill.recipes import TeacherSettings  # noqa: E402
 
