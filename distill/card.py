@@ -190,6 +190,12 @@ def distilled_card(manifest: dict[str, Any], side_by_side: dict[str, Any] | None
             f"`{side_by_side['threshold_rule']}`. Speed-up teacher / INT8 student at one thread: "
             f"**{side_by_side['speedup_teacher_over_int8']:.1f}x**."
         )
+    members = teacher.get("ensemble") or []
+    teacher_text = (
+        f"an ensemble of {len(members)} fine-tuned `{teacher.get('model', '?')}` teachers (their averaged logits)"
+        if members
+        else f"a fine-tuned `{teacher.get('model', '?')}` teacher"
+    )
     transfer = (
         f", plus a transfer set of {student['transfer_utterances']} unlabelled utterances labelled by the teacher"
         if student.get("transfer_utterances")
@@ -198,7 +204,7 @@ def distilled_card(manifest: dict[str, Any], side_by_side: dict[str, Any] | None
     return f"""# Distilled intent + slot model (INT8 ONNX)
 
 `{manifest["base_model"]}`. Knowledge distillation (temperature-scaled soft targets, pooled
-hidden-state matching) from a fine-tuned `{teacher.get("model", "?")}` teacher, then Optimum
+hidden-state matching) from {teacher_text}, then Optimum
 ONNX export and INT8 ({quant}) for the `{manifest["device_profile"]}` device profile.
 
 - Data: {data} examples{transfer}; student vocabulary {student.get("vocabulary", "?")} tokens,
@@ -206,6 +212,8 @@ ONNX export and INT8 ({quant}) for the `{manifest["device_profile"]}` device pro
   KD temperature {settings.get("temperature", "?")}, soft weight {settings.get("soft_weight", "?")}.
 - Decision: softmax(intent_logits / {manifest["temperature"]:.4f}); out of scope when the top intent is
   `{manifest["oos_label"]}` or its probability is below {manifest["oos_threshold"]:.4f}.
+- Slots: the argmax BIO tag of every token, special tokens skipped, joined into character spans
+  as `distill.metrics.decode_spans` does.
 - Text must go through `edge.nlu.text.normalize_utterance` (the device does this).
 
 ## Teacher and students side by side

@@ -235,6 +235,9 @@ def install(candidate: Path, deployed: Path, record: dict[str, Any]) -> Path:
     try:
         shutil.copytree(candidate, incoming)
         (incoming / "promotion.json").write_text(json.dumps(record, indent=2) + "\n")
+        card = incoming / "MODEL_CARD.md"
+        if card.is_file():  # the card carries the gate's figures with the bundle
+            card.write_text(card.read_text().rstrip() + "\n\n" + promotion_section(record))
         if previous.exists():
             os.rename(previous, trash)
         try:
@@ -251,6 +254,26 @@ def install(candidate: Path, deployed: Path, record: dict[str, Any]) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return previous
+
+
+def promotion_section(record: dict[str, Any]) -> str:
+    """The model card's account of the promotion: every regression set, old bundle against new."""
+
+    def show(metric: str, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.3f}" if metric in ("ece", "size_mb") or metric.startswith("ms_") else f"{100 * value:.2f}%"
+
+    rows = [
+        f"| {c['set']} | {c['metric']} | {show(c['metric'], c['deployed'])} | {show(c['metric'], c['candidate'])} |"
+        for c in record["checks"]
+    ]
+    return (
+        "## Regression sets at promotion\n\n"
+        f"`{record['command']}` ({record['created']}, tolerance {record['tolerance']}): this bundle against the "
+        "one it replaced, on every set of the regression registry.\n\n"
+        "| set | metric | replaced bundle | this bundle |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
 
 
 def bundle_digest(bundle: Path) -> str:

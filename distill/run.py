@@ -320,6 +320,7 @@ class Run:
             "teacher": str(self.work / "teacher"),
             "history": record.get("history"),
             "train_seconds": record.get("seconds"),
+            **({"members": record["members"]} if "members" in record else {}),
         }
 
     def stage_teacher_outputs(self) -> dict:
@@ -473,7 +474,11 @@ class Run:
             "metrics": {
                 "validation": calibration,
                 "student": {k: v for k, v in student_record.items() if k != "history"},
-                "teacher": {"model": self.teacher_settings().model, "history": teacher.get("history")},
+                "teacher": {
+                    "model": self.teacher_settings().model,
+                    "ensemble": teacher.get("members"),
+                    "history": teacher.get("history"),
+                },
                 "data": {s: len(v) for s, v in splits.items()},
             },
             "command": self.command or f"distill run {self.config.source}",

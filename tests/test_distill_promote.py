@@ -80,6 +80,7 @@ def test_refuses_a_worse_candidate_and_leaves_the_deployed_bundle_alone(bundles,
 
 def test_promotes_an_equal_candidate_and_keeps_the_previous_one(bundles, registry, tmp_path, capsys) -> None:
     deployed, equal = bundles["deployed"], bundles["equal"]
+    (equal / "MODEL_CARD.md").write_text("# Tiny model\n\nIts own figures.\n")
     old, new = snapshot(deployed), snapshot(equal)
     assert promote(equal, deployed, registry) == 0
     assert "promoted:" in capsys.readouterr().out
@@ -87,7 +88,10 @@ def test_promotes_an_equal_candidate_and_keeps_the_previous_one(bundles, registr
     assert snapshot(previous) == old
     installed = snapshot(deployed)
     record = json.loads(installed.pop("promotion.json"))
-    assert installed == new and snapshot(equal) == new  # the candidate is copied, not moved
+    card = installed.pop("MODEL_CARD.md").decode()
+    assert card.startswith(new.pop("MODEL_CARD.md").decode().rstrip())  # the candidate's card, plus the gate
+    assert "## Regression sets at promotion" in card and "| tiny-home | accuracy | 100.00% | 100.00% |" in card
+    assert installed == new and snapshot(equal)["model.onnx"] == new["model.onnx"]  # copied, not moved
     assert record["decision"] == "promoted" and record["previous"] == str(previous.resolve())
     assert record["candidate"]["model_sha256"] == record["deployed"]["model_sha256"]  # same weights
     assert all(c["passed"] for c in record["checks"])
