@@ -116,3 +116,25 @@ def test_a_bad_ensemble_is_refused_when_the_config_is_read(tmp_path, teacher, me
     config.write_text(f"name: x\ndataset: hwu64\nout: {tmp_path / 'b'}\nwork: {tmp_path / 'w'}\nteacher: {teacher}\n")
     result = run_distill(tmp_path, "run", str(config))
     assert result.returncode == 2 and message in result.stderr, result.stderr[-500:]
+
+
+def test_the_model_card_names_an_ensemble_teacher():
+    from distill.card import distilled_card
+
+    manifest = {
+        "metrics": {
+            "student": {"settings": {"epochs": 8}, "vocabulary": 30522, "parameters": 22.6e6},
+            "teacher": {"model": "mpnet", "ensemble": ["runs/a/teacher", "runs/b/teacher"]},
+            "data": {"train": 10, "valid": 2},
+        },
+        "quantization": {"format": "dynamic"},
+        "base_model": "all-MiniLM-L6-v2",
+        "device_profile": "generic",
+        "temperature": 1.0,
+        "oos_label": "out_of_scope",
+        "oos_threshold": 0.3,
+        "command": "distill run x.yaml",
+    }
+    assert "an ensemble of 2 fine-tuned `mpnet` teachers (their averaged logits)" in distilled_card(manifest)
+    manifest["metrics"]["teacher"] = {"model": "mpnet", "ensemble": None}
+    assert "from a fine-tuned `mpnet` teacher" in distilled_card(manifest)
