@@ -293,6 +293,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from distill.data.records import DataFormatError
     from distill.profiles import ProfileError
+    from distill.recipes import TeacherError
     from edge.nlu.bundle import BundleError
 
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -311,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next(c for c in COMMANDS if c.name == args.command)
     try:
         return command.run(args)
-    except (DataFormatError, BundleError, ProfileError) as error:
+    except (DataFormatError, BundleError, ProfileError, TeacherError) as error:
         print(f"distill {args.command}: {error}", file=sys.stderr)
         return 2
 

@@ -35,7 +35,7 @@ from transformers import AutoModel
 from distill.data.records import OOS_LABEL
 from distill.hwu64 import Utterance
 from distill.joint_model import IntentSlotOutput, mean_pool
-from distill.recipes import TeacherSettings
+from distill.recipes import TeacherError, TeacherSettings
 from distill.teacher import teacher_dir, teacher_tokenizer
 from distill.train import encode, seed_everything, settings_from, train
 
@@ -47,7 +47,7 @@ _DOMAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")  # a folder name and a
 ADAPTER_FILES = ("adapter_config.json", "head.safetensors", "head.json")
 
 
-class DomainAdapterError(RuntimeError):
+class DomainAdapterError(TeacherError):
     """An adapter folder or the manifest is missing, corrupt or does not fit; the message names
     the path and how to fix it."""
 

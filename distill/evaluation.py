@@ -53,8 +53,6 @@ def logit_metrics(
 
 
 def side_by_side(run, examples: list[Example], data, intents: list[str], split: str) -> dict[str, Any]:
-    from distill.teacher import load_teacher, teacher_ms_per_query
-
     rule = run.config.threshold_rule
     index = {name: i for i, name in enumerate(intents)}
     valid_labels = np.asarray([index[u.intent] for u in data["valid"]])
@@ -63,21 +61,7 @@ def side_by_side(run, examples: list[Example], data, intents: list[str], split: 
         run.teacher_arrays("valid")["logits"], valid_labels, run.teacher_arrays(split)["logits"], gold, intents, rule
     )
     texts = [e.text for e in examples[:200]]
-    if run.teacher_settings().ensemble:
-        from distill.ensemble import ensemble_ms_per_query, ensemble_size_mb
-
-        teacher["ms_per_query_mean"] = ensemble_ms_per_query(run.work / "teacher", texts, threads=1)
-        teacher["size_mb"] = ensemble_size_mb(run.work / "teacher")
-    elif run.teacher_settings().domains:
-        from distill.domain_stack import stacked_teacher_ms_per_query, stacked_teacher_size_mb
-
-        teacher["ms_per_query_mean"] = stacked_teacher_ms_per_query(run.work / "teacher", texts, intents, threads=1)
-        teacher["size_mb"] = stacked_teacher_size_mb(run.work / "teacher")
-    else:
-        model, tokenizer, _ = load_teacher(run.work / "teacher")
-        teacher["ms_per_query_mean"] = teacher_ms_per_query(model, tokenizer, texts, threads=1)
-        teacher["size_mb"] = round((run.work / "teacher" / "teacher.pt").stat().st_size / 1e6, 2)
-        del model
+    teacher["ms_per_query_mean"], teacher["size_mb"] = run.teacher_costs(texts, intents)
     fp32 = evaluate_examples(run.work / "fp32-bundle", examples, keep_predictions=True)
     int8 = evaluate_examples(run.config.out, examples, keep_predictions=True)
     columns = {

