@@ -38,8 +38,14 @@ class StudentSettings:
     head_learning_rate: float = 2e-3
     temperature: float = 2.0
     soft_weight: float = 0.8
+    # how the student matches the teacher's intent logits: "kl" (softmax at `temperature`) or
+    # "mse" (the raw logits themselves, which also carries their scale: how sure the teacher is)
+    soft_loss: str = "kl"
     hidden_weight: float = 1.0
     max_length: int = 48
     seed: int = 13
     prune_vocabulary: bool = True
     characters: str = "ascii"  # single-character tokens kept besides the texts' own: ascii | all
+    # with a pruned vocabulary: also keep this many of the transfer texts' most frequent word
+    # pieces that the labelled texts lack (fewer words spelled letter by letter; ~0.4 KB each in INT8)
+    extra_vocabulary: int = 0

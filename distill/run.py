@@ -145,6 +145,9 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
         value = raw.get(key)
         if value is not None and not isinstance(value, bool | int):
             raise DataFormatError(f"{path}: {key}: expected a whole number, got {value!r}")
+    student = raw.get("student") or {}
+    if student.get("soft_loss", "kl") not in ("kl", "mse"):
+        raise DataFormatError(f"{path}: student.soft_loss: choose kl or mse, not {student['soft_loss']!r}")
     teacher = raw.get("teacher") or {}
     members = [("init", teacher["init"])] if teacher.get("init") else []
     ensemble = teacher.get("ensemble") or []

@@ -4,16 +4,19 @@ the tokens the domain uses, trained by knowledge distillation from the teacher.
 Loss per batch (weights in `StudentSettings`):
     (1 - soft_weight) * cross-entropy(gold intent)
   + soft_weight * T^2 * KL(teacher softmax(z/T) || student softmax(z/T))     soft targets
+                  (or, with soft_loss: mse, the mean squared difference of the logits z)
   + hidden_weight * mean over matched layers of (1 - cos(W_l s_l, t_l))      hidden-state matching
   + cross-entropy(gold slot tags)
 s_l / t_l are the mean-pooled outputs of a student layer and of the teacher layer at the same
 relative depth; the two models tokenise differently, so sentence vectors (not tokens) are
-matched, through a learned projection W_l that is dropped after training.
+matched, through a learned projection W_l that is dropped after training. Transfer-set texts
+(distill.transfer) have no gold intent: only the teacher's terms apply to them.
 
 Vocabulary pruning keeps the special tokens, every token of the training texts (train and
 validation), and every ASCII character with its "##" form, so any English word still tokenises
 (into smaller pieces) instead of becoming [UNK]. The embedding matrix shrinks with it: for
-CLINC150 from 30,522 rows to about 5,900.
+CLINC150 from 30,522 rows to about 5,900. `extra_vocabulary: N` also keeps the N word pieces most
+frequent in the transfer texts that the labelled ones lack (fewer words spelled letter by letter).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -52,6 +56,14 @@ def pruned_token_ids(texts: list[str], tokenizer, characters: str = "ascii") -> 
     for encoding in tokenizer.encode_batch(texts):
         keep.update(encoding.ids)
     return sorted(keep)
+
+
+def frequent_new_token_ids(texts: list[str], tokenizer, kept: set[int], count: int) -> list[int]:
+    """The `count` ids most frequent in `texts` that `kept` lacks (ties: the lower id first)."""
+    if count <= 0:
+        return []
+    counts = Counter(i for encoding in tokenizer.encode_batch(texts) for i in encoding.ids if i not in kept)
+    return [i for i, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:count]]
 
 
 def pruned_tokenizer_json(tokenizer_json: str, kept_ids: list[int]) -> str:
@@ -90,6 +102,17 @@ def shallow_student(
     return model
 
 
+def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, settings: StudentSettings):
+    if settings.soft_loss == "mse":
+        return nn.functional.mse_loss(student_logits, teacher_logits)
+    t = settings.temperature
+    return nn.functional.kl_div(
+        nn.functional.log_softmax(student_logits / t, dim=-1),
+        nn.functional.softmax(teacher_logits / t, dim=-1),
+        reduction="batchmean",
+    ) * (t * t)
+
+
 class DistillationLoss:
     """`loss_fn` for `distill.train.train`: soft targets, gold labels and pooled hidden-state matching."""
 
@@ -125,12 +148,7 @@ class DistillationLoss:
             if bool((labels != IGNORE).any())
             else out.intent_logits.sum() * 0
         )
-        t = settings.temperature
-        soft = nn.functional.kl_div(
-            nn.functional.log_softmax(out.intent_logits / t, dim=-1),
-            nn.functional.softmax(self.logits[index].to(device) / t, dim=-1),
-            reduction="batchmean",
-        ) * (t * t)
+        soft = soft_target_loss(out.intent_logits, self.logits[index].to(device), settings)
         loss = (1 - settings.soft_weight) * gold + settings.soft_weight * soft
         if settings.hidden_weight > 0:
             pooled = out["pooled_layers"]
@@ -171,6 +189,7 @@ def train_student(
     kept = None
     if settings.prune_vocabulary:
         kept = pruned_token_ids([u.text for s in ("train", "valid") for u in data[s]], base, settings.characters)
+        kept = sorted(kept + frequent_new_token_ids([u.text for u in transfer], base, set(kept), settings.extra_vocabulary))
         (out / "tokenizer.json").write_text(pruned_tokenizer_json(base.to_str(), kept))
         tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
     else:

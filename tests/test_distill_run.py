@@ -200,6 +200,7 @@ def test_config_errors_name_the_file_line_and_key(tmp_path):
         ("threshold_rule: best", "threshold_rule: unknown threshold rule 'best'"),
         ("teacher: {init: /nope}", "teacher.init: /nope holds no finished teacher"),
         ("transfer: [no-such-set]", "transfer source 'no-such-set' is neither a dataset"),
+        ("student: {soft_loss: l1}", "student.soft_loss: choose kl or mse, not 'l1'"),
     ):
         wrong = tmp_path / "wrong.yaml"
         wrong.write_text(f"name: x\ndataset: hwu64\nout: {tmp_path / 'b'}\nwork: {tmp_path / 'w'}\nlimit: 20\n{setting}\n")
@@ -228,6 +229,22 @@ def test_pruned_vocabulary_keeps_ids_consistent_and_spells_unseen_words():
     everything = pruned_token_ids(texts, base, characters="all")
     assert set(kept) < set(everything) and len(everything) - len(kept) > 1000  # the non-ASCII characters
     assert Tokenizer.from_str(pruned_tokenizer_json(base.to_str(), kept)).encode("茶").tokens[1] == "[UNK]"
+
+
+def test_extra_vocabulary_keeps_the_transfer_texts_most_frequent_new_pieces():
+    from distill.baseline import shipped_tokenizer
+    from distill.student import frequent_new_token_ids, pruned_token_ids
+
+    base = shipped_tokenizer(48)
+    kept = pruned_token_ids(["set an alarm"], base)
+    transfer = ["play some jazz", "play jazz", "jazz please", "play the radio"]
+    chosen = frequent_new_token_ids(transfer, base, set(kept), 2)
+    assert [base.id_to_token(i) for i in chosen] == ["play", "jazz"]  # 3 times each; "play" has the lower id
+    assert frequent_new_token_ids(transfer, base, set(kept), 0) == []
+    everything = frequent_new_token_ids(transfer, base, set(kept), 100)
+    assert not set(everything) & set(kept) and {"radio", "the", "please", "some"} <= {
+        base.id_to_token(i) for i in everything
+    }
 
 
 def test_an_interrupted_training_resumes_after_its_last_epoch(tmp_path):

@@ -74,3 +74,17 @@ def test_unlabelled_utterances_train_on_soft_targets_only():
     value.backward()
     assert model.intent_head.weight.grad.abs().sum() > 0  # the teacher's soft targets move the head
 
+
+
+def test_the_mse_soft_loss_matches_the_teachers_logits_scale_and_all():
+    torch = pytest.importorskip("torch")
+    from distill.recipes import StudentSettings
+    from distill.student import soft_target_loss
+
+    teacher = torch.tensor([[4.0, -4.0, 0.0]])
+    kl, mse = StudentSettings(), StudentSettings(soft_loss="mse")
+    scaled = teacher / 4  # same ranking, a quarter of the certainty
+    assert soft_target_loss(teacher, teacher, mse).item() == 0
+    assert soft_target_loss(teacher + 5, teacher, kl).item() < 1e-6  # softmax ignores a shift...
+    assert soft_target_loss(teacher + 5, teacher, mse).item() == pytest.approx(25)  # ...MSE does not
+    assert soft_target_loss(scaled, teacher, mse).item() > soft_target_loss(teacher * 0.9, teacher, mse).item()
