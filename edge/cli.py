@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge.cast.speaker import speaker_caster
 from edge.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,15 @@ def _build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--batch", type=Path, help="one request per line, one trace per line")
     ask.add_argument("--json", action="store_true", help="print each turn's trace as one JSON line")
     ask.add_argument("--out", type=Path, help="write the spoken reply to this WAV (with --batch: a folder)")
+    ask.add_argument(
+        "--cast", action="store_true",
+        help="cast the reply's card (a list, a table) to a paired screen found with mDNS (needs the cast extra)",
+    )
+    ask.add_argument(
+        "--screen-wait", type=float, default=3.0, metavar="SECONDS",
+        help="with --cast: wait this long at most for a paired screen to be found first (default 3)",
+    )
+    _add_interface_argument(ask)
     ask.set_defaults(handler=_run_ask)
 
     run = commands.add_parser(
@@ -81,10 +91,36 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out-dir", type=Path, default=Path("out"), help="where reply WAVs go (default ./out)")
     run.add_argument("--json", action="store_true", help="print each turn's trace as one JSON line")
+    run.add_argument(
+        "--no-cast", action="store_true",
+        help="never cast cards to screens (by default, with the cast extra installed and cast.enabled, "
+        "a reply's card goes to the nearest paired screen: see `edge cast pair`)",
+    )
+    _add_interface_argument(run)
     run.set_defaults(handler=_run_main_job)
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(module_name).add_commands(commands, common)
     return parser
+
+
+def _add_interface_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--interface", metavar="ADDRESS",
+        help="IPv4 address of the network interface to look for screens on (mDNS; default: cast.interface, "
+        "empty for all), e.g. 127.0.0.1",
+    )
+
+
+def _with_cast_flags(args: argparse.Namespace, settings: Settings) -> Settings:
+    """settings.cast as `--interface`, `--no-cast` and `--cast` say."""
+    changes: dict[str, Any] = {}
+    if getattr(args, "interface", None) is not None:
+        changes["interface"] = args.interface
+    if getattr(args, "no_cast", False):
+        changes["enabled"] = False
+    if getattr(args, "cast", None) is False:  # `edge ask` casts only when asked to
+        changes["enabled"] = False
+    return dataclasses.replace(settings, cast=dataclasses.replace(settings.cast, **changes)) if changes else settings
 
 
 def _settings_from_args(args: argparse.Namespace) -> Settings:
@@ -120,20 +156,22 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
         requests = _batch_requests(args.batch)
     else:
         requests = iter([(args.wav if as_wav else args.text, None)])
-    pipeline = _load_pipeline(settings, with_asr=as_wav)
-    if pipeline is None:
-        return EXIT_FAILED
-    failures = 0
-    try:
-        for number, (request, problem) in enumerate(requests, start=1):
-            result = _one_turn(pipeline, request, problem, as_wav=as_wav)
-            failures += result.error is not None
-            out = _reply_path(args.out, number, batch=args.batch is not None)
-            if out is not None and result.reply_audio is not None:
-                _write_reply(out, result)  # before the report, so the trace names the reply WAV
-            _report(result, args.json)
-    finally:
-        pipeline.close()
+    settings = _with_cast_flags(args, settings)
+    with speaker_caster(settings.cast, wait_seconds=args.screen_wait) as caster:
+        pipeline = _load_pipeline(settings, with_asr=as_wav, caster=caster)
+        if pipeline is None:
+            return EXIT_FAILED
+        failures = 0
+        try:
+            for number, (request, problem) in enumerate(requests, start=1):
+                result = _one_turn(pipeline, request, problem, as_wav=as_wav)
+                failures += result.error is not None
+                out = _reply_path(args.out, number, batch=args.batch is not None)
+                if out is not None and result.reply_audio is not None:
+                    _write_reply(out, result)  # before the report, so the trace names the reply WAV
+                _report(result, args.json)
+        finally:
+            pipeline.close()
     return EXIT_FAILED if failures and not args.batch else 0
 
 
@@ -171,11 +209,11 @@ def _has_undecodable_bytes(text: str) -> bool:
     return any("\udc80" <= char <= "\udcff" for char in text)
 
 
-def _load_pipeline(settings: Settings, with_asr: bool):
+def _load_pipeline(settings: Settings, with_asr: bool, caster=None):
     from edge.pipeline import Pipeline
 
     try:
-        return Pipeline.load(settings, with_asr=with_asr)
+        return Pipeline.load(settings, with_asr=with_asr, caster=caster)
     except Exception as error:  # model loading failures all reach the user as one line
         logger.debug("pipeline load failed", exc_info=True)
         print(f"edge: cannot start: {error}", file=sys.stderr)
@@ -214,6 +252,7 @@ def _report(result, as_json: bool) -> None:
 def _run_main_job(args: argparse.Namespace, settings: Settings) -> int:
     from edge.demo import demo_turns
 
+    settings = _with_cast_flags(args, settings)
     if args.input is not None:
         from edge.live_cli import run_file
 
@@ -232,21 +271,22 @@ def _run_main_job(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _play_demo(args: argparse.Namespace, settings: Settings, turns) -> int:
-    pipeline = _load_pipeline(settings, with_asr=True)
-    if pipeline is None:
-        return EXIT_FAILED
-    failures = 0
-    try:
-        for number, turn in enumerate(turns, start=1):
-            result = pipeline.run_wav(turn.wav)
-            out = args.out_dir / f"reply-{number:02d}-{turn.wav.stem}.wav"
-            _write_reply(out, result)
-            failures += result.error is not None
-            if not args.json:
-                print(f"\n[{number}] {turn.wav.name}")
-            _report(result, args.json)
-    finally:
-        pipeline.close()
+    with speaker_caster(settings.cast) as caster:
+        pipeline = _load_pipeline(settings, with_asr=True, caster=caster)
+        if pipeline is None:
+            return EXIT_FAILED
+        failures = 0
+        try:
+            for number, turn in enumerate(turns, start=1):
+                result = pipeline.run_wav(turn.wav)
+                out = args.out_dir / f"reply-{number:02d}-{turn.wav.stem}.wav"
+                _write_reply(out, result)
+                failures += result.error is not None
+                if not args.json:
+                    print(f"\n[{number}] {turn.wav.name}")
+                _report(result, args.json)
+        finally:
+            pipeline.close()
     if not args.json:
         print(f"\nreplies written to {args.out_dir}/")
     return EXIT_FAILED if failures else 0

@@ -62,14 +62,15 @@ class LiveLoop:
 
     @classmethod
     def load(cls, settings: Settings, on_turn: Callable[[dict[str, Any]], None] | None = None,
-             activation: WakeWordDetector | PushToTalk | None = None) -> LiveLoop:
+             activation: WakeWordDetector | PushToTalk | None = None, caster=None) -> LiveLoop:
+        """`caster`: a started CardCaster for the replies' cards (the caller closes it), or None."""
         from edge.live_models import load_live_pipeline
 
         if settings.live.activation not in ("wake", "push-to-talk"):
             raise LiveError(f"live.activation must be wake or push-to-talk, not {settings.live.activation!r}")
         if settings.live.barge_in not in ("wake", "voice", "off"):
             raise LiveError(f"live.barge_in must be wake, voice or off, not {settings.live.barge_in!r}")
-        pipeline, tts = load_live_pipeline(settings)
+        pipeline, tts = load_live_pipeline(settings, caster=caster)
         if activation is None:
             activation = WakeWordDetector(settings.wake) if settings.live.activation == "wake" else PushToTalk()
         return cls(settings, pipeline, activation, SileroVad(settings.vad), tts, on_turn)

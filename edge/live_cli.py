@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from edge.cast.speaker import speaker_caster
 from edge.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,14 +44,15 @@ def run_file(args: argparse.Namespace, settings: Settings) -> int:
     except AudioInputError as error:
         print(f"edge run: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    loop = _load_loop(settings, args.json)
-    if loop is None:
-        return EXIT_FAILED
-    sink = FileSink(args.out_dir)
-    try:
-        traces = loop.run(source, sink)
-    finally:
-        loop.close()
+    with speaker_caster(settings.cast) as caster:
+        loop = _load_loop(settings, args.json, caster=caster)
+        if loop is None:
+            return EXIT_FAILED
+        sink = FileSink(args.out_dir)
+        try:
+            traces = loop.run(source, sink)
+        finally:
+            loop.close()
     if not args.json:
         print(f"\n{len(traces)} turn(s) in {source.seconds:.1f} s of audio; replies written to {args.out_dir}/")
     return EXIT_FAILED if any("error" in trace for trace in traces) else 0
@@ -63,23 +65,24 @@ def run_microphone(args: argparse.Namespace, settings: Settings) -> int:
     from edge.wake import PushToTalk
 
     activation = PushToTalk() if settings.live.activation == "push-to-talk" else None
-    loop = _load_loop(settings, args.json, activation)
-    if loop is None:
-        return EXIT_FAILED
-    if isinstance(loop.activation, PushToTalk):
-        threading.Thread(target=_enter_presses, args=(loop.activation,), daemon=True).start()
-        print("edge run: press Enter, then speak.", flush=True)
-    else:
-        print(f"edge run: listening for the wake word {settings.wake.model!r}.", flush=True)
-    try:
-        loop.run(MicrophoneSource(settings.live), SpeakerSink(settings.live))
-    except AudioDeviceError as error:
-        print(f"edge run: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        loop.close()
+    with speaker_caster(settings.cast) as caster:
+        loop = _load_loop(settings, args.json, activation, caster)
+        if loop is None:
+            return EXIT_FAILED
+        if isinstance(loop.activation, PushToTalk):
+            threading.Thread(target=_enter_presses, args=(loop.activation,), daemon=True).start()
+            print("edge run: press Enter, then speak.", flush=True)
+        else:
+            print(f"edge run: listening for the wake word {settings.wake.model!r}.", flush=True)
+        try:
+            loop.run(MicrophoneSource(settings.live), SpeakerSink(settings.live))
+        except AudioDeviceError as error:
+            print(f"edge run: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            loop.close()
     return 0
 
 
@@ -88,11 +91,11 @@ def _enter_presses(push_to_talk) -> None:
         push_to_talk.press()
 
 
-def _load_loop(settings: Settings, as_json: bool, activation=None):
+def _load_loop(settings: Settings, as_json: bool, activation=None, caster=None):
     from edge.live import LiveLoop
 
     try:
-        return LiveLoop.load(settings, on_turn=_printer(as_json), activation=activation)
+        return LiveLoop.load(settings, on_turn=_printer(as_json), activation=activation, caster=caster)
     except Exception as error:  # model loading failures all reach the user as one line
         logger.debug("live loop load failed", exc_info=True)
         print(f"edge: cannot start: {error}", file=sys.stderr)

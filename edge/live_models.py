@@ -11,12 +11,12 @@ from edge.streaming_tts import StreamingTts
 logger = logging.getLogger(__name__)
 
 
-def load_live_pipeline(settings: Settings, clock=None):
+def load_live_pipeline(settings: Settings, clock=None, caster=None):
     """(Pipeline, StreamingTts): the pipeline speaks through the returned StreamingTts, and its
     ASR engine is the one `asr.engine` names, biased toward the loaded skills' words."""
     from edge.pipeline import Pipeline
 
-    pipeline = Pipeline.load(settings, clock=clock)
+    pipeline = Pipeline.load(settings, clock=clock, caster=caster)
     tts = StreamingTts(pipeline.tts)
     pipeline.tts = tts  # every reply, local or streamed from the LLM, now plays sentence by sentence
     return pipeline, tts

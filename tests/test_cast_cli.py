@@ -43,3 +43,36 @@ def test_list_pair_and_cast_from_the_command_line(tmp_path):
         assert garbage.returncode == 2 and "is not JSON" in garbage.stderr
     finally:
         companion.stop()
+
+
+def test_edge_ask_cast_puts_the_replys_card_on_the_paired_screen(tmp_path):
+    name = unique("Hall TV")
+    companion = CompanionProcess(tmp_path / "screen", name, "hall")
+    speaker = ["--interface", LOOPBACK, "--set", f"cast.state_dir={tmp_path / 'speaker'}",
+               "--set", "cast.browse_chromecast=false", "--set", f"skills.database_path={tmp_path / 'db.sqlite3'}"]
+    try:
+        assert edge("pair", name, companion.code, "--interface", LOOPBACK, "--state-dir", str(tmp_path / "speaker")).returncode == 0
+        assert edge("ask", "add milk to my shopping list", *speaker).returncode == 0  # no --cast: no mDNS at all
+
+        asked = edge("ask", "what is on my shopping list", "--json", "--cast", *speaker)
+        trace = json.loads(asked.stdout)
+        assert asked.returncode == 0, asked.stderr
+        assert "milk" in trace["reply"].lower() and trace["card"]["title"] == "Shopping list"
+        cast = trace["card"]["cast"]
+        assert (cast["status"], cast["screen"]) == ("delivered", name), cast
+
+        quiet = edge("ask", "what is on my shopping list", "--json", *speaker)
+        assert json.loads(quiet.stdout)["card"]["cast"]["status"] == "speech-only"  # casting is opt-in for ask
+    finally:
+        companion.stop()
+
+
+def test_a_speaker_whose_caster_cannot_start_still_answers(tmp_path):
+    database = ["--set", f"skills.database_path={tmp_path / 'db'}"]
+    assert edge("ask", "add bread to my shopping list", *database).returncode == 0
+    # 192.0.2.1 (TEST-NET-1) is on no interface of this machine: mDNS cannot bind to it
+    asked = edge("ask", "what is on my shopping list", "--json", "--cast", "--interface", "192.0.2.1",
+                 "--set", f"cast.state_dir={tmp_path / 'speaker'}", *database)
+    assert asked.returncode == 0, asked.stderr
+    assert "screen casting is off" in asked.stderr
+    assert json.loads(asked.stdout)["card"]["cast"]["status"] == "speech-only"

@@ -107,7 +107,9 @@ def test_usage_errors(database):
 
 def test_run_plays_the_demo_conversation(database, tmp_path):
     out_dir = tmp_path / "out"
-    completed = edge("run", "--demo", "--json", "--out-dir", str(out_dir), database=database)
+    # the screen caster starts too (mDNS on loopback only): no screen is paired, so nothing is cast
+    completed = edge("run", "--demo", "--json", "--out-dir", str(out_dir), "--interface", "127.0.0.1",
+                     "--set", f"cast.state_dir={tmp_path / 'cast'}", database=database)
     assert completed.returncode == 0, completed.stderr.decode()
     traces = json_lines(completed)
     assert [trace["intent"] for trace in traces] == [turn.intent for turn in demo_turns()]

@@ -107,7 +107,7 @@ def test_edge_run_input_runs_the_loop_over_a_recording(tmp_path):
     ensure_whisper_onnx()
     path, _ = recording(tmp_path, [Segment(alexa_clips(1, start=7)[0], demo_turns()[4].wav)])
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "edge", "run", "--input", str(path), "--json", "--out-dir", str(out),
+    command = [sys.executable, "-m", "edge", "run", "--input", str(path), "--json", "--out-dir", str(out), "--no-cast",
                "--set", f"skills.database_path={tmp_path / 'db.sqlite3'}", "--set", "asr.engine=onnx-whisper"]
     completed = subprocess.run(command, capture_output=True, timeout=300, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr.decode()
@@ -119,7 +119,7 @@ def test_edge_run_input_runs_the_loop_over_a_recording(tmp_path):
 def test_edge_run_input_with_a_file_that_is_not_audio(tmp_path):
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio")
-    completed = subprocess.run([sys.executable, "-m", "edge", "run", "--input", str(bad)], capture_output=True,
+    completed = subprocess.run([sys.executable, "-m", "edge", "run", "--input", str(bad), "--no-cast"], capture_output=True,
                                timeout=120, cwd=ROOT)
     assert completed.returncode == 2
     assert b"not a readable audio file" in completed.stderr and b"Traceback" not in completed.stderr

@@ -330,7 +330,7 @@ def test_edge_run_listens_on_the_microphone_until_interrupted(tmp_path):
         pytest.skip("no alsa-lib configuration for ALSA's null device")
     config = tmp_path / "asound.conf"
     config.write_text(f"<{alsa}>\npcm.!default {{\n  type null\n}}\n")
-    command = [sys.executable, "-m", "edge", "run", "--set", "live.activation=push-to-talk",
+    command = [sys.executable, "-m", "edge", "run", "--no-cast", "--set", "live.activation=push-to-talk",
                "--set", f"skills.database_path={tmp_path / 'db.sqlite3'}"]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "ALSA_CONFIG_PATH": str(config)}, text=True)
