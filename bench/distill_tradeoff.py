@@ -4,6 +4,13 @@ recall on validation and test for a range of thresholds (each model with its own
 fitted on validation). A threshold must be chosen on validation; the test columns show what each
 choice costs.
 
+`oos_scores` compares two ways to score "in scope" (higher: more in scope): the calibrated top
+probability the bundle uses today, and the logit margin (best in-scope logit minus the
+out_of_scope logit, which the softmax's normalisation does not blur). For each: the threshold the
+run's `threshold_rule` picks on validation, and, as an analysis only (a threshold chosen on test
+is no deployable figure), the in-scope accuracy where exactly 85% of the test out-of-scope
+utterances are caught, the operating point of the CLINC150 target.
+
     python -m bench.distill_tradeoff configs/clinc150.yaml [--set work=runs/clinc150-l6 ...]
 """
 
@@ -18,6 +25,67 @@ import numpy as np
 from bench.provenance import write_result
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+TEST_RECALL = 0.85
+
+
+def in_scope_scores(logits: np.ndarray, oos: int, kind: str, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """(score, intent) per item. `probability`: the top class as the device picks it (an
+    out_of_scope top class scores -inf); `logit_margin`: the best in-scope intent, scored by
+    its logit minus the out_of_scope logit."""
+    from distill.metrics import softmax
+
+    if kind == "probability":
+        probabilities = softmax(logits, temperature)
+        top = probabilities.argmax(-1)
+        return np.where(top == oos, -np.inf, probabilities.max(-1)), top
+    in_scope = logits.copy()
+    in_scope[:, oos] = -np.inf
+    top = in_scope.argmax(-1)
+    return in_scope.max(-1) - logits[:, oos], top
+
+
+def decide(score: np.ndarray, top: np.ndarray, oos: int, threshold: float) -> np.ndarray:
+    return np.where(score < threshold, oos, top)
+
+
+def rates(decided: np.ndarray, labels: np.ndarray, oos: int) -> dict[str, float]:
+    in_scope = labels != oos
+    return {
+        "in_scope_accuracy": round(float((decided == labels)[in_scope].mean()), 4),
+        "oos_recall": round(float((decided == oos)[~in_scope].mean()), 4),
+    }
+
+
+def oos_scores(valid_logits, test_logits, valid_labels, test_labels, oos: int, rule: str) -> dict:
+    from distill.metrics import check_threshold_rule, fit_temperature
+
+    temperature = fit_temperature(valid_logits, valid_labels)
+    target = check_threshold_rule(rule)
+    result = {}
+    for kind in ("probability", "logit_margin"):
+        valid_score, valid_top = in_scope_scores(valid_logits, oos, kind, temperature)
+        test_score, test_top = in_scope_scores(test_logits, oos, kind, temperature)
+        best, chosen = -np.inf, 0.0
+        for threshold in np.unique(valid_score[np.isfinite(valid_score)]):
+            r = rates(decide(valid_score, valid_top, oos, threshold), valid_labels, oos)
+            if target is not None:
+                value = r["in_scope_accuracy"] if r["oos_recall"] >= target else r["oos_recall"] - 1
+            elif rule == "balanced":
+                value = (r["in_scope_accuracy"] + r["oos_recall"]) / 2
+            else:
+                value = float((decide(valid_score, valid_top, oos, threshold) == valid_labels).mean())
+            if value > best:
+                best, chosen = value, float(threshold)
+        at_recall = float(np.quantile(test_score[test_labels == oos], TEST_RECALL))
+        result[kind] = {
+            "threshold_rule": rule,
+            "validation_threshold": round(chosen, 4),
+            "test_at_validation_threshold": rates(decide(test_score, test_top, oos, chosen), test_labels, oos),
+            f"test_at_{TEST_RECALL:.0%}_test_oos_recall": rates(
+                decide(test_score, test_top, oos, np.nextafter(at_recall, np.inf)), test_labels, oos
+            ),
+        }
+    return result
 
 
 def tradeoff(valid_logits, test_logits, valid_labels, test_labels, oos: int) -> list[dict]:
@@ -53,14 +121,18 @@ def main() -> None:
     data, intents, slot_tags, _ = run.data()
     oos = intents.index("out_of_scope")
     labels = {split: np.asarray([intents.index(u.intent) for u in data[split]]) for split in ("valid", "test")}
-    teacher = tradeoff(
-        run.teacher_arrays("valid")["logits"], run.teacher_arrays("test")["logits"], labels["valid"], labels["test"], oos
-    )
+    teacher_logits = {split: run.teacher_arrays(split)["logits"].astype(np.float64) for split in ("valid", "test")}
+    teacher = tradeoff(teacher_logits["valid"], teacher_logits["test"], labels["valid"], labels["test"], oos)
     bundle = run.config.out
     tokenizer = Tokenizer.from_file(str(bundle / "tokenizer.json"))
     session = ev.open_session(bundle / "model.onnx")
     logits = {split: ev.predict(session, tokenizer, data[split], slot_tags).intent_logits for split in ("valid", "test")}
     student = tradeoff(logits["valid"], logits["test"], labels["valid"], labels["test"], oos)
+    rule = run.config.threshold_rule
+    scores = {
+        "teacher": oos_scores(teacher_logits["valid"], teacher_logits["test"], labels["valid"], labels["test"], oos, rule),
+        "int8_student": oos_scores(logits["valid"], logits["test"], labels["valid"], labels["test"], oos, rule),
+    }
     side_by_side = json.loads((run.work / "report" / "side_by_side.json").read_text())
     bundle_manifest = json.loads((bundle / "bundle.json").read_text())
     result = {
@@ -72,6 +144,7 @@ def main() -> None:
         "student": bundle_manifest["metrics"]["student"],
         "side_by_side": side_by_side,
         "tradeoff": {"teacher": teacher, "int8_student": student},
+        "oos_scores": scores,
     }
     path = write_result(
         args.name or f"distill_{run.config.name}", result, ["torch", "transformers", "onnxruntime", "optimum"]
