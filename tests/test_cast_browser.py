@@ -48,7 +48,9 @@ def setup(tmp_path_factory):
             page.wait_for_selector("#status.online")
             code = page.inner_text("#code")
             caster.pair(name, code)
-            page.wait_for_function("document.getElementById('paired-note').textContent.includes('Test speaker')")
+            # A function, not a bare expression: Playwright evaluates a bare expression with eval(), which
+            # the page's Content-Security-Policy forbids (it fails whenever the note is not there yet).
+            page.wait_for_function("() => document.getElementById('paired-note').textContent.includes('Test speaker')")
             yield caster, page, screen, name, browser
         finally:
             browser.close()
