@@ -70,6 +70,8 @@ def evaluate_examples(
         "exact_match": float(np.mean(exact)) if annotated else None,
         "ece": top1_calibration_error(confidence, correct),
         "size_mb": round((bundle / "model.onnx").stat().st_size / 1e6, 2),
+        # what a device downloads: the model plus tokenizer, labels, manifest and card
+        "bundle_size_mb": round(sum(f.stat().st_size for f in bundle.iterdir() if f.is_file()) / 1e6, 2),
         "ms_per_query_mean": statistics.fmean(times_ms),
         "ms_per_query_p95": float(np.percentile(times_ms, 95)),
         "threads": 1,

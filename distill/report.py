@@ -42,6 +42,7 @@ ROWS = (
     ("slot_f1", "slot F1", 4),
     ("ece", "calibration error (ECE)", 4),
     ("size_mb", "size (MB)", 2),
+    ("bundle_size_mb", "bundle, all files (MB)", 2),
     ("ms_per_query_mean", "ms/query (1 thread)", 2),
     ("ms_per_query_p95", "ms/query p95 (1 thread)", 2),
 )

@@ -54,6 +54,9 @@ def test_eval_through_the_device_runtime(tiny_bundle: Path, tmp_path: Path, caps
     assert report["macro_f1"] == pytest.approx((2 * 1 / (2 * 1 + 0 + 1) + 1.0) / 2)
     assert report["oos_items"] == 0 and report["oos_recall"] is None and report["oos_precision"] == 0.0
     assert report["size_mb"] >= 0 and report["ms_per_query_mean"] > 0 and report["threads"] == 1
+    every_file = sum(f.stat().st_size for f in tiny_bundle.iterdir() if f.is_file())
+    assert every_file > (tiny_bundle / "model.onnx").stat().st_size  # the tokenizer, labels and manifest count too
+    assert report["bundle_size_mb"] == round(every_file / 1e6, 2)
     assert json.loads(report_stem.with_suffix(".json").read_text())["accuracy"] == report["accuracy"]
     assert "| slot_f1 | 1.0000 |" in report_stem.with_suffix(".md").read_text()
 
