@@ -145,6 +145,17 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
         value = raw.get(key)
         if value is not None and not isinstance(value, bool | int):
             raise DataFormatError(f"{path}: {key}: expected a whole number, got {value!r}")
+    from distill.recipes import StudentSettings, TeacherSettings
+
+    for section, settings_class in (("teacher", TeacherSettings), ("student", StudentSettings)):
+        for setting in fields(settings_class):
+            value = (raw.get(section) or {}).get(setting.name)
+            expected = type(setting.default)  # the numbers' defaults say their type
+            if value is None or expected not in (int, float) or isinstance(value, bool):
+                continue
+            if not isinstance(value, int if expected is int else int | float):
+                kind = "a whole number" if expected is int else "a number"
+                raise DataFormatError(f"{path}: {section}.{setting.name}: expected {kind}, got {value!r}")
     student = raw.get("student") or {}
     if student.get("soft_loss", "kl") not in ("kl", "mse"):
         raise DataFormatError(f"{path}: student.soft_loss: choose kl or mse, not {student['soft_loss']!r}")

@@ -201,6 +201,8 @@ def test_config_errors_name_the_file_line_and_key(tmp_path):
         ("teacher: {init: /nope}", "teacher.init: /nope holds no finished teacher"),
         ("transfer: [no-such-set]", "transfer source 'no-such-set' is neither a dataset"),
         ("student: {soft_loss: l1}", "student.soft_loss: choose kl or mse, not 'l1'"),
+        ("student: {extra_vocabulary: lots}", "student.extra_vocabulary: expected a whole number, got 'lots'"),
+        ("teacher: {learning_rate: fast}", "teacher.learning_rate: expected a number, got 'fast'"),
     ):
         wrong = tmp_path / "wrong.yaml"
         wrong.write_text(f"name: x\ndataset: hwu64\nout: {tmp_path / 'b'}\nwork: {tmp_path / 'w'}\nlimit: 20\n{setting}\n")
