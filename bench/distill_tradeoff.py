@@ -57,25 +57,15 @@ def rates(decided: np.ndarray, labels: np.ndarray, oos: int) -> dict[str, float]
 
 
 def oos_scores(valid_logits, test_logits, valid_labels, test_labels, oos: int, rule: str) -> dict:
-    from distill.metrics import check_threshold_rule, fit_temperature
+    from distill.metrics import best_threshold, fit_temperature
 
     temperature = fit_temperature(valid_logits, valid_labels)
-    target = check_threshold_rule(rule)
     result = {}
     for kind in ("probability", "logit_margin"):
         valid_score, valid_top = in_scope_scores(valid_logits, oos, kind, temperature)
         test_score, test_top = in_scope_scores(test_logits, oos, kind, temperature)
-        best, chosen = -np.inf, 0.0
-        for threshold in np.unique(valid_score[np.isfinite(valid_score)]):
-            r = rates(decide(valid_score, valid_top, oos, threshold), valid_labels, oos)
-            if target is not None:
-                value = r["in_scope_accuracy"] if r["oos_recall"] >= target else r["oos_recall"] - 1
-            elif rule == "balanced":
-                value = (r["in_scope_accuracy"] + r["oos_recall"]) / 2
-            else:
-                value = float((decide(valid_score, valid_top, oos, threshold) == valid_labels).mean())
-            if value > best:
-                best, chosen = value, float(threshold)
+        candidates = np.unique(valid_score[np.isfinite(valid_score)])
+        chosen, _ = best_threshold(valid_score, valid_top, valid_labels, oos, rule, candidates)
         at_recall = float(np.quantile(test_score[test_labels == oos], TEST_RECALL))
         result[kind] = {
             "threshold_rule": rule,

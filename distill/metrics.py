@@ -126,14 +126,26 @@ def choose_threshold(
 ) -> tuple[float, float]:
     """The threshold maximising `THRESHOLD_RULES[rule]`; ties go to the lowest threshold.
     Returns (threshold, score)."""
+    candidates = np.concatenate([[0.0], np.unique(np.round(probabilities.max(axis=-1), 4))])
+    threshold, best = best_threshold(
+        probabilities.max(axis=-1), probabilities.argmax(axis=-1), labels, oos_index, rule, candidates
+    )
+    return round(threshold, 4), best
+
+
+def best_threshold(
+    scores: np.ndarray, top: np.ndarray, labels: np.ndarray, oos_index: int, rule: str, candidates: np.ndarray
+) -> tuple[float, float]:
+    """Of `candidates` (ascending), the threshold maximising `THRESHOLD_RULES[rule]` when an item
+    whose in-scope score is below it is rejected (else it is its `top` intent); ties go to the
+    lowest. Any score works: the top probability (`choose_threshold`) or, say, a logit margin."""
     recall_target = check_threshold_rule(rule)
     in_scope = labels != oos_index
     if in_scope.all() or not in_scope.any():
         return 0.0, float("nan")
-    candidates = np.concatenate([[0.0], np.unique(np.round(probabilities.max(axis=-1), 4))])
     best = (0.0, -1.0)
     for threshold in candidates:
-        correct = predict_with_threshold(probabilities, oos_index, float(threshold)) == labels
+        correct = np.where(scores < threshold, oos_index, top) == labels
         if recall_target is not None:  # below the target, the nearer the better, never above a hit
             recall = correct[~in_scope].mean()
             score = correct[in_scope].mean() if recall >= recall_target - 1e-12 else recall - 1
@@ -143,7 +155,7 @@ def choose_threshold(
             score = correct.mean()
         if score > best[1] + 1e-12:
             best = (float(threshold), float(score))
-    return round(best[0], 4), best[1]
+    return best
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

@@ -145,6 +145,15 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
         value = raw.get(key)
         if value is not None and not isinstance(value, bool | int):
             raise DataFormatError(f"{path}: {key}: expected a whole number, got {value!r}")
+    _check_section_numbers(raw, path)
+    student = raw.get("student") or {}
+    if student.get("soft_loss", "kl") not in ("kl", "mse"):
+        raise DataFormatError(f"{path}: student.soft_loss: choose kl or mse, not {student['soft_loss']!r}")
+    _check_teacher_folders(raw.get("teacher") or {}, path)
+
+
+def _check_section_numbers(raw: dict[str, Any], path: Path) -> None:
+    """teacher: and student: settings whose defaults are numbers must be numbers."""
     from distill.recipes import StudentSettings, TeacherSettings
 
     for section, settings_class in (("teacher", TeacherSettings), ("student", StudentSettings)):
@@ -156,10 +165,10 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
             if not isinstance(value, int if expected is int else int | float):
                 kind = "a whole number" if expected is int else "a number"
                 raise DataFormatError(f"{path}: {section}.{setting.name}: expected {kind}, got {value!r}")
-    student = raw.get("student") or {}
-    if student.get("soft_loss", "kl") not in ("kl", "mse"):
-        raise DataFormatError(f"{path}: student.soft_loss: choose kl or mse, not {student['soft_loss']!r}")
-    teacher = raw.get("teacher") or {}
+
+
+def _check_teacher_folders(teacher: dict[str, Any], path: Path) -> None:
+    """teacher.init and teacher.ensemble name finished teachers, and an ensemble trains nothing."""
     members = [("init", teacher["init"])] if teacher.get("init") else []
     ensemble = teacher.get("ensemble") or []
     if not isinstance(ensemble, list | tuple) or (ensemble and len(ensemble) < 2):

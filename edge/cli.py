@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge.cast.cli import cast_settings, network_options
 from edge.cast.speaker import speaker_caster
 from edge.settings import Settings, SettingsError, load_settings
 
@@ -55,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ask = commands.add_parser(
-        "ask", parents=[common], help="run one turn from text or a WAV file",
+        "ask", parents=[common, network_options()], help="run one turn from text or a WAV file",
         description="Run one turn (or one per line of --batch) through the whole on-device pipeline.",
     )
     ask.add_argument("text", nargs="?", help="the request as text (omit with --wav or --batch)")
@@ -75,11 +76,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--screen-wait", type=float, default=3.0, metavar="SECONDS",
         help="with --cast: wait this long at most for a paired screen to be found first (default 3)",
     )
-    _add_interface_argument(ask)
     ask.set_defaults(handler=_run_ask)
 
     run = commands.add_parser(
-        "run", parents=[common], help="the speaker's main job (demo conversation when there is no microphone)",
+        "run", parents=[common, network_options()], help="the speaker's main job (demo conversation when there is no microphone)",
         description="Listen and answer: with a microphone, the live loop (wake word, VAD, ASR, streamed "
         "replies, barge-in); with --input FILE, the same loop over a recording; with no audio device, "
         "plays the bundled demo conversation through the whole pipeline. Replies go to --out-dir.",
@@ -96,31 +96,19 @@ def _build_parser() -> argparse.ArgumentParser:
         help="never cast cards to screens (by default, with the cast extra installed and cast.enabled, "
         "a reply's card goes to the nearest paired screen: see `edge cast pair`)",
     )
-    _add_interface_argument(run)
     run.set_defaults(handler=_run_main_job)
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(module_name).add_commands(commands, common)
     return parser
 
 
-def _add_interface_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--interface", metavar="ADDRESS",
-        help="IPv4 address of the network interface to look for screens on (mDNS; default: cast.interface, "
-        "empty for all), e.g. 127.0.0.1",
-    )
-
-
 def _with_cast_flags(args: argparse.Namespace, settings: Settings) -> Settings:
-    """settings.cast as `--interface`, `--no-cast` and `--cast` say."""
-    changes: dict[str, Any] = {}
-    if getattr(args, "interface", None) is not None:
-        changes["interface"] = args.interface
-    if getattr(args, "no_cast", False):
-        changes["enabled"] = False
-    if getattr(args, "cast", None) is False:  # `edge ask` casts only when asked to
-        changes["enabled"] = False
-    return dataclasses.replace(settings, cast=dataclasses.replace(settings.cast, **changes)) if changes else settings
+    """settings.cast as `--interface`, `--state-dir` and `--no-cast` (edge run) or `--cast`
+    (edge ask, which casts only when asked to) say."""
+    cast = cast_settings(args, settings)
+    if getattr(args, "no_cast", False) or getattr(args, "cast", True) is False:
+        cast = dataclasses.replace(cast, enabled=False)
+    return dataclasses.replace(settings, cast=cast)
 
 
 def _settings_from_args(args: argparse.Namespace) -> Settings:

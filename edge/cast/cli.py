@@ -23,10 +23,18 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+def network_options() -> argparse.ArgumentParser:
+    """--interface and --state-dir, for every command that advertises or looks for screens."""
     network = argparse.ArgumentParser(add_help=False)
-    network.add_argument("--interface", help="IPv4 address of the interface to use for mDNS (default: all)")
+    network.add_argument(
+        "--interface", help="IPv4 address of the interface to use for mDNS, e.g. 127.0.0.1 (default: all)"
+    )
     network.add_argument("--state-dir", help="where pairing tokens are kept (default: cast.state_dir)")
+    return network
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    network = network_options()
 
     companion = commands.add_parser(
         "companion", parents=[common, network], help="show cast cards on this machine's screen",
