@@ -67,9 +67,9 @@ def score(rows, predictions, router: Router, oos_label: str) -> dict:
     }
 
 
-def router_at(threshold: float | None, bundle_threshold: float, oos_label: str) -> Router:
+def router_at(threshold: float | None, bundle_threshold: float, oos_label: str, oos_score: str) -> Router:
     settings = RouterSettings() if threshold is None else RouterSettings(min_confidence=threshold)
-    return Router(settings, bundle_threshold, oos_label)
+    return Router(settings, bundle_threshold, oos_label, oos_score)
 
 
 def main() -> None:
@@ -83,13 +83,13 @@ def main() -> None:
     started = time.perf_counter()
     valid_predictions, test_predictions = predict_all(model, valid), predict_all(model, test)
     per_query_ms = (time.perf_counter() - started) * 1000 / (len(valid) + len(test))
-    on_valid = {t: score(valid, valid_predictions, router_at(t, manifest.oos_threshold, manifest.oos_label), manifest.oos_label)
+    on_valid = {t: score(valid, valid_predictions, router_at(t, manifest.oos_threshold, manifest.oos_label, manifest.oos_score), manifest.oos_label)
                 for t in SWEEP}
     # Validation holds 100 out-of-scope utterances to 1076 commands, test 1000 to 1076: choose by
     # balanced accuracy, which does not depend on that mix.
     chosen = max(SWEEP, key=lambda t: (on_valid[t]["balanced_accuracy"], -t))
     defaults = RouterSettings()
-    default_router = Router(defaults, manifest.oos_threshold, manifest.oos_label)
+    default_router = Router(defaults, manifest.oos_threshold, manifest.oos_label, manifest.oos_score)
     result = {
         "data": {"test": "hwu64/split_dialoglue/test.tsv + clinc150/data_full.json oos_test",
                  "threshold_chosen_on": "hwu64/split_dialoglue/valid.tsv + clinc150/data_full.json oos_val",
@@ -101,10 +101,10 @@ def main() -> None:
         "default_settings_on_test": {"threshold": default_router.threshold, "source": default_router.threshold_source,
                                      **score(test, test_predictions, default_router, manifest.oos_label)},
         "bundle_threshold_on_test": {"threshold": manifest.oos_threshold, **score(test, test_predictions,
-                                     router_at(-1.0, manifest.oos_threshold, manifest.oos_label), manifest.oos_label)},
+                                     router_at(-1.0, manifest.oos_threshold, manifest.oos_label, manifest.oos_score), manifest.oos_label)},
         "chosen_on_valid": {"threshold": chosen, **score(test, test_predictions,
-                            router_at(chosen, manifest.oos_threshold, manifest.oos_label), manifest.oos_label)},
-        "sweep_on_test": {str(t): score(test, test_predictions, router_at(t, manifest.oos_threshold, manifest.oos_label),
+                            router_at(chosen, manifest.oos_threshold, manifest.oos_label, manifest.oos_score), manifest.oos_label)},
+        "sweep_on_test": {str(t): score(test, test_predictions, router_at(t, manifest.oos_threshold, manifest.oos_label, manifest.oos_score),
                                         manifest.oos_label) for t in SWEEP},
         "sweep_on_valid_balanced_accuracy": {str(t): on_valid[t]["balanced_accuracy"] for t in SWEEP},
     }

@@ -205,6 +205,11 @@ def evaluate_bundle(args: argparse.Namespace) -> dict[str, Any]:
     bundle = args.evaluate_only
     check_bundle_files(bundle)
     manifest, labels = read_manifest(bundle), read_labels(bundle)
+    if manifest.oos_score != "probability":
+        raise SystemExit(
+            f"{bundle}: its oos_score is {manifest.oos_score}; --evaluate-only measures probability "
+            f"bundles. Measure it with `distill eval {bundle} --dataset DATASET` instead"
+        )
     data = limited(load_all(args.data), args.limit, args.seed)
     metrics = measure(
         bundle, data, list(labels.intents), list(labels.slot_tags), manifest.temperature, manifest.oos_threshold, args

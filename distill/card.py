@@ -138,8 +138,7 @@ Fine-tuned from `{manifest["base_model"]}` by `distill`, exported with Optimum, 
 for the `{manifest["device_profile"]}` device profile ({manifest["quantization"].get("preset", "")}).
 
 - Data: {data} examples. {training["epochs"]} epochs, batch {training["batch_size"]}, {training["seconds"]:.0f} s of training.
-- Decision: softmax(intent_logits / {manifest["temperature"]:.4f}); out of scope when the top intent is
-  `{manifest["oos_label"]}` or its probability is below {manifest["oos_threshold"]:.4f}.
+- Decision: {decision_text(manifest)}
 - Text must go through `edge.nlu.text.normalize_utterance` (the device does this).
 
 ## Test (device runtime, 1 thread)
@@ -152,6 +151,18 @@ for the `{manifest["device_profile"]}` device profile ({manifest["quantization"]
 
     {manifest["command"]}
 """
+
+
+def decision_text(manifest: dict[str, Any]) -> str:
+    """How the bundle decides the intent, in one sentence (both `oos_score`s of edge.nlu.oos)."""
+    head = f"softmax(intent_logits / {manifest['temperature']:.4f}); out of scope when the top intent is\n  "
+    oos, threshold = manifest["oos_label"], manifest["oos_threshold"]
+    if manifest.get("oos_score", "probability") == "logit_margin":
+        return (
+            head + f"`{oos}` or the best in-scope calibrated logit exceeds the `{oos}` one by less than "
+            f"{threshold:.4f} (`oos_score: logit_margin`)."
+        )
+    return head + f"`{oos}` or its probability is below {threshold:.4f}."
 
 
 def distilled_card(manifest: dict[str, Any], side_by_side: dict[str, Any] | None = None) -> str:
@@ -210,8 +221,7 @@ ONNX export and INT8 ({quant}) for the `{manifest["device_profile"]}` device pro
 - Data: {data} examples{transfer}; student vocabulary {student.get("vocabulary", "?")} tokens,
   {student.get("parameters", 0) / 1e6:.1f}M parameters, {settings.get("epochs", "?")} epochs,
   KD temperature {settings.get("temperature", "?")}, soft weight {settings.get("soft_weight", "?")}.
-- Decision: softmax(intent_logits / {manifest["temperature"]:.4f}); out of scope when the top intent is
-  `{manifest["oos_label"]}` or its probability is below {manifest["oos_threshold"]:.4f}.
+- Decision: {decision_text(manifest)}
 - Slots: the argmax BIO tag of every token, special tokens skipped, joined into character spans
   as `distill.metrics.decode_spans` does.
 - Text must go through `edge.nlu.text.normalize_utterance` (the device does this).

@@ -1,8 +1,9 @@
 """Measure an exported intent model the way the device runs it: onnxruntime, one thread, batch 1.
 
-Decision rule (the same on the device): probabilities = softmax(intent_logits / temperature);
-the turn is out of scope when the top intent is `out_of_scope` or its probability is below
-`oos_threshold`; otherwise it is the top intent.
+Decision rule (the same on the device, `edge.nlu.oos`): probabilities = softmax(intent_logits /
+temperature); the turn is out of scope when the top intent is `out_of_scope` or its in-scope score
+(the bundle's `oos_score`: the top probability, or the logit margin) is below `oos_threshold`;
+otherwise it is the top intent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from distill.hwu64 import OOS_LABEL, Utterance
 from distill.metrics import (
-    choose_threshold,
+    choose_oos_threshold,
     decode_spans,
     expected_calibration_error,
     fit_temperature,
@@ -29,6 +30,7 @@ from distill.metrics import (
     softmax,
     span_f1,
 )
+from edge.nlu.oos import PROBABILITY
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +92,16 @@ def labels_of(utterances: list[Utterance], intents: list[str]) -> np.ndarray:
     return np.asarray([index[u.intent] for u in utterances])
 
 
-def calibrate(valid: Predictions, labels: np.ndarray, oos_index: int, rule: str = "accuracy") -> dict[str, Any]:
-    """Fit the temperature (min NLL) and the out-of-scope threshold (`metrics.THRESHOLD_RULES[rule]`)."""
+def calibrate(
+    valid: Predictions, labels: np.ndarray, oos_index: int, rule: str = "accuracy", oos_score: str = PROBABILITY
+) -> dict[str, Any]:
+    """Fit the temperature (min NLL) and the out-of-scope threshold (`metrics.THRESHOLD_RULES[rule]`)
+    on the bundle's out-of-scope score (`edge.nlu.oos`)."""
     temperature = fit_temperature(valid.intent_logits, labels)
-    threshold, best = choose_threshold(softmax(valid.intent_logits, temperature), labels, oos_index, rule)
+    threshold, best = choose_oos_threshold(valid.intent_logits, temperature, labels, oos_index, rule, oos_score)
     return {
         "temperature": temperature,
+        "oos_score": oos_score,
         "oos_threshold": threshold,
         "threshold_rule": rule,
         "threshold_rule_score": best,

@@ -17,7 +17,8 @@ import numpy as np
 
 from distill.bundle_eval import evaluate_examples, macro_f1, oos_scores
 from distill.data.records import OOS_LABEL, Example
-from distill.metrics import choose_threshold, fit_temperature, predict_with_threshold, softmax, top1_calibration_error
+from distill.metrics import choose_oos_threshold, decide_intents, fit_temperature, softmax, top1_calibration_error
+from edge.nlu.oos import PROBABILITY
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,14 @@ def logit_metrics(
     gold: list[str],
     intents: list[str],
     rule: str,
+    oos_score: str = PROBABILITY,
 ) -> dict[str, Any]:
     """The bundle_eval metrics from raw logits, calibrated on validation like a bundle."""
     oos_index = intents.index(OOS_LABEL)
     temperature = fit_temperature(valid_logits, valid_labels)
-    threshold, _ = choose_threshold(softmax(valid_logits, temperature), valid_labels, oos_index, rule)
+    threshold, _ = choose_oos_threshold(valid_logits, temperature, valid_labels, oos_index, rule, oos_score)
     probabilities = softmax(logits, temperature)
-    decided = [intents[i] for i in predict_with_threshold(probabilities, oos_index, threshold)]
+    decided = [intents[i] for i in decide_intents(logits, temperature, oos_index, threshold, oos_score)]
     correct = np.asarray([d == g for d, g in zip(decided, gold, strict=True)])
     in_scope = np.asarray([g != OOS_LABEL for g in gold])
     return {
@@ -47,6 +49,7 @@ def logit_metrics(
         "slot_f1": None,
         "ece": top1_calibration_error(probabilities.max(-1), correct),
         "temperature": temperature,
+        "oos_score": oos_score,
         "oos_threshold": threshold,
         "predicted": decided,
     }
@@ -58,7 +61,13 @@ def side_by_side(run, examples: list[Example], data, intents: list[str], split: 
     valid_labels = np.asarray([index[u.intent] for u in data["valid"]])
     gold = [e.intent for e in examples]
     teacher = logit_metrics(
-        run.teacher_arrays("valid")["logits"], valid_labels, run.teacher_arrays(split)["logits"], gold, intents, rule
+        run.teacher_arrays("valid")["logits"],
+        valid_labels,
+        run.teacher_arrays(split)["logits"],
+        gold,
+        intents,
+        rule,
+        run.config.oos_score,
     )
     texts = [e.text for e in examples[:200]]
     teacher["ms_per_query_mean"], teacher["size_mb"] = run.teacher_costs(texts, intents)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edge.nlu.oos import PROBABILITY, in_scope_scores, out_of_scope_mask
+
 Span = tuple[str, int, int]  # slot type, start char, end char (exclusive)
 
 
@@ -131,6 +133,27 @@ def choose_threshold(
         probabilities.max(axis=-1), probabilities.argmax(axis=-1), labels, oos_index, rule, candidates
     )
     return round(threshold, 4), best
+
+
+def choose_oos_threshold(
+    logits: np.ndarray, temperature: float, labels: np.ndarray, oos_index: int, rule: str, kind: str
+) -> tuple[float, float]:
+    """`choose_threshold` for any bundle `oos_score` (edge.nlu.oos), from calibrated logits. A
+    logit-margin threshold is never negative: a negative margin means the top intent is already
+    out of scope. Returns (threshold, score)."""
+    if kind == PROBABILITY:
+        return choose_threshold(softmax(logits, temperature), labels, oos_index, rule)
+    scores = in_scope_scores(logits, temperature, oos_index, kind)
+    candidates = np.concatenate([[0.0], np.unique(np.round(scores[scores > 0], 4))])
+    threshold, best = best_threshold(scores, logits.argmax(axis=-1), labels, oos_index, rule, candidates)
+    return round(threshold, 4), best
+
+
+def decide_intents(logits: np.ndarray, temperature: float, oos_index: int, threshold: float, kind: str) -> np.ndarray:
+    """The intent index a bundle with this calibration would report: the argmax, or the
+    out-of-scope index where the bundle calls the request out of scope."""
+    rejected = out_of_scope_mask(logits, temperature, oos_index, kind, threshold)
+    return np.where(rejected, oos_index, logits.argmax(axis=-1))
 
 
 def best_threshold(

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from distill.data.records import OOS_LABEL, DataFormatError, default_data_dir
+from edge.nlu.oos import FORMAT_OF_SCORE, OOS_SCORES
 
 log = logging.getLogger(__name__)
 STAGES = ("teacher", "teacher_outputs", "student", "export", "bundle", "evaluate")
 # Settings that only the bundle and evaluate stages read: changing them reuses the trained student.
-LATE_SETTINGS = {"out", "threshold_rule", "device_profile", "quantization"}
+LATE_SETTINGS = {"out", "threshold_rule", "oos_score", "device_profile", "quantization"}
 TRAINING_STAGES = ("teacher", "student")  # data-parallel under `accelerate launch`; the rest run once
 
 
@@ -48,6 +49,7 @@ class RunConfig:
     limit: int | None = None  # first N examples per split (smoke runs)
     max_length: int = 48
     threshold_rule: str = "balanced"
+    oos_score: str = "probability"  # how the bundle scores out of scope: probability | logit_margin (edge.nlu.oos)
     device_profile: str = "generic"
     quantization: str = "auto"  # auto (what the device profile wants) | dynamic | static (calibrated)
     teacher: dict = field(default_factory=dict)  # distill.teacher.TeacherSettings fields
@@ -84,6 +86,7 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunConfi
         limit=raw.get("limit"),
         max_length=int(raw.get("max_length", 48)),
         threshold_rule=str(raw.get("threshold_rule", "balanced")),
+        oos_score=str(raw.get("oos_score", "probability")),
         device_profile=str(raw.get("device_profile", "generic")),
         quantization=str(raw.get("quantization", "auto")),
         teacher=dict(raw.get("teacher") or {}),
@@ -141,6 +144,8 @@ def _check_values(raw: dict[str, Any], path: Path) -> None:
             check_threshold_rule(str(raw["threshold_rule"]))
         except ValueError as error:
             raise DataFormatError(f"{path}: threshold_rule: {error}") from None
+    if str(raw.get("oos_score", "probability")) not in OOS_SCORES:
+        raise DataFormatError(f"{path}: oos_score: choose {' or '.join(OOS_SCORES)}, not {raw['oos_score']!r}")
     for key in ("transfer_limit", "augment", "oos", "max_length", "seed", "limit"):
         value = raw.get(key)
         if value is not None and not isinstance(value, bool | int):
@@ -244,7 +249,8 @@ class Run:
             before = {**json.loads(json.dumps(defaults, default=str)), **json.loads(saved.read_text())}
             now = json.loads(current)  # a key added since that run counts at its default
             changed = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
-            changed = [key for key in changed if key not in ("work", "source")]  # where, not what
+            # where and under which name, not what: a copied run folder reuses its student
+            changed = [key for key in changed if key not in ("work", "source", "name")]
             if not set(changed) <= LATE_SETTINGS:
                 raise DataFormatError(
                     f"{self.work} holds a run with a different configuration ({saved}: "
@@ -504,14 +510,19 @@ class Run:
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         valid = ev.predict(ev.open_session(folder / "model.onnx"), tokenizer, data["valid"], slot_tags)
         calibration = ev.calibrate(
-            valid, ev.labels_of(data["valid"], intents), intents.index(OOS_LABEL), self.config.threshold_rule
+            valid,
+            ev.labels_of(data["valid"], intents),
+            intents.index(OOS_LABEL),
+            self.config.threshold_rule,
+            self.config.oos_score,
         )
         teacher = self.done("teacher") or {}
         manifest = {
-            "format_version": 1,
+            "format_version": FORMAT_OF_SCORE[self.config.oos_score],
             "max_length": self.config.max_length,
             "temperature": calibration["temperature"],
             "oos_label": OOS_LABEL,
+            "oos_score": self.config.oos_score,
             "oos_threshold": calibration["oos_threshold"],
             "device_profile": profile_name,
             "quantization": quantization,

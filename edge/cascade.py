@@ -72,7 +72,7 @@ class Cascade:
         if settings.router.log_training_data:
             flywheel = Flywheel(data_file(settings, settings.router.flywheel_path, "flywheel.sqlite3"))
         escalator = Escalator.from_settings(settings, os.environ if environ is None else environ, ledger)
-        router = Router(settings.router, manifest.oos_threshold, manifest.oos_label)
+        router = Router(settings.router, manifest.oos_threshold, manifest.oos_label, manifest.oos_score)
         return cls(settings, router, escalator, flywheel, labels)
 
     def close(self) -> None:

@@ -12,7 +12,10 @@ The rules, first match wins:
 4. the intent needs world knowledge (`router.escalate_intents`, e.g. qa_factoid, news_query,
    recommendation_*)                               → escalate (world-knowledge)
 5. calibrated confidence < threshold               → escalate (low-confidence); the threshold is
-   `router.min_confidence`, or the bundle's `oos_threshold` (itself overridable by nlu.oos_threshold)
+   `router.min_confidence`, or the bundle's `oos_threshold` (itself overridable by nlu.oos_threshold).
+   A bundle whose `oos_score` is not a probability (a logit margin, edge.nlu.oos) has no
+   confidence threshold: with `router.min_confidence` negative, the intent model's own
+   out-of-scope decision (`IntentResult.out_of_scope`) is the rule
 6. the previous turn was escalated less than `router.follow_up_seconds` ago and the model is not
    at least `router.follow_up_min_confidence` sure of a device command → escalate (follow-up)
 7. otherwise                                       → local  (confident)
@@ -29,6 +32,7 @@ from typing import Any
 
 from edge.dialogue import DialogueState
 from edge.events import IntentResult
+from edge.nlu.oos import PROBABILITY
 from edge.settings import RouterSettings
 
 
@@ -39,12 +43,13 @@ class RouteDecision:
     reason: str  # one sentence for the trace and the privacy ledger
     threshold: float
     threshold_source: str
+    threshold_unit: str = "confidence"  # or the bundle's oos_score, e.g. logit_margin
 
     def trace(self) -> dict[str, Any]:
         return {
             "route_rule": self.rule,
             "route_reason": self.reason,
-            "route_threshold": {"confidence": round(self.threshold, 4), "source": self.threshold_source},
+            "route_threshold": {self.threshold_unit: round(self.threshold, 4), "source": self.threshold_source},
         }
 
 
@@ -53,11 +58,18 @@ def _patterns(text: str) -> tuple[str, ...]:
 
 
 class Router:
-    def __init__(self, settings: RouterSettings, bundle_threshold: float, oos_label: str) -> None:
+    def __init__(
+        self, settings: RouterSettings, bundle_threshold: float, oos_label: str, bundle_score: str = PROBABILITY
+    ) -> None:
         self.settings = settings
         self.oos_label = oos_label
+        # the bundle decides on its own score (a logit margin): its out_of_scope flag is rule 5
+        self.uses_bundle_decision = settings.min_confidence < 0 and bundle_score != PROBABILITY
+        self.threshold_unit = bundle_score if self.uses_bundle_decision else "confidence"
         if settings.min_confidence >= 0:
             self.threshold, self.threshold_source = settings.min_confidence, "router.min_confidence"
+        elif self.uses_bundle_decision:
+            self.threshold, self.threshold_source = bundle_threshold, f"bundle oos_threshold on its {bundle_score}"
         else:
             self.threshold, self.threshold_source = bundle_threshold, "bundle oos_threshold"
         self._escalate = _patterns(settings.escalate_intents)
@@ -70,7 +82,9 @@ class Router:
     def decide(self, intent: IntentResult, state: DialogueState | None = None, now: float | None = None) -> RouteDecision:
         rule, reason = self._rule(intent, state, now)
         escalate = rule in {"out-of-scope", "open-request", "world-knowledge", "low-confidence", "follow-up"}
-        return RouteDecision(escalate, rule, f"{rule}: {reason}", self.threshold, self.threshold_source)
+        return RouteDecision(
+            escalate, rule, f"{rule}: {reason}", self.threshold, self.threshold_source, self.threshold_unit
+        )
 
     def _rule(self, intent: IntentResult, state: DialogueState | None, now: float | None) -> tuple[str, str]:
         settings, name, confidence = self.settings, intent.intent, intent.confidence
@@ -85,11 +99,17 @@ class Router:
             return "out-of-scope", f"the intent model puts the request out of scope ({confidence:.2f})"
         if self.needs_world_knowledge(name):
             return "world-knowledge", f"{name} needs world knowledge the device does not have"
-        if confidence < self.threshold:
+        if self.uses_bundle_decision and intent.out_of_scope:
+            return "low-confidence", (
+                f"{name} at calibrated confidence {confidence:.2f} is out of scope by the intent model's "
+                f"{self.threshold_source} {self.threshold:.2f}"
+            )
+        if not self.uses_bundle_decision and confidence < self.threshold:
             return "low-confidence", (
                 f"{name} at calibrated confidence {confidence:.2f} is below the threshold "
                 f"{self.threshold:.2f} ({self.threshold_source})"
             )
+        unit = f" on the {self.threshold_unit}" if self.uses_bundle_decision else ""
         if state is not None:
             since = state.seconds_since_escalation(now)
             if since is not None and since <= settings.follow_up_seconds and confidence < settings.follow_up_min_confidence:
@@ -97,4 +117,4 @@ class Router:
                     f"{since:.0f} s after an escalated turn, and {name} at {confidence:.2f} is below "
                     f"router.follow_up_min_confidence {settings.follow_up_min_confidence:.2f}"
                 )
-        return "confident", f"{name} at calibrated confidence {confidence:.2f} (threshold {self.threshold:.2f})"
+        return "confident", f"{name} at calibrated confidence {confidence:.2f} (threshold {self.threshold:.2f}{unit})"

@@ -53,7 +53,8 @@ class AsrSettings:
 class NluSettings:
     bundle_dir: str = ""  # empty: the bundle shipped in edge/models/
     intra_op_threads: int = 1
-    oos_threshold: float = -1.0  # negative: use the bundle's own threshold
+    # negative: the bundle's own threshold; else in the units of the bundle's oos_score (edge.nlu.oos)
+    oos_threshold: float = -1.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ class RouterSettings:
     """Which turns stay on the device and which go to a large model (edge/router.py)."""
 
     enabled: bool = True  # false: every turn stays local, as before the cascade
-    # Calibrated probability below which a turn escalates; negative: the bundle's oos_threshold. Chosen on
+    # Calibrated probability below which a turn escalates; negative: the bundle's own out-of-scope decision
+    # (its oos_threshold on its oos_score, which may be a logit margin rather than a probability). Chosen on
     # HWU64 valid + CLINC150 oos_val by balanced routing accuracy (python -m bench.routing; flat from 0.2 to 0.5).
     min_confidence: float = 0.5
     escalate_intents: str = (  # comma-separated intent names (fnmatch patterns) that always need world knowledge

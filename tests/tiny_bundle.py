@@ -21,7 +21,9 @@ VOCABULARY = {
 }
 
 
-def build_tiny_bundle(folder: Path, format_version: int = 1, oos_threshold: float = 0.5) -> Path:
+def build_tiny_bundle(
+    folder: Path, format_version: int = 1, oos_threshold: float = 0.5, oos_score: str | None = None
+) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
@@ -76,6 +78,7 @@ def build_tiny_bundle(folder: Path, format_version: int = 1, oos_threshold: floa
                 "oos_label": "out_of_scope",
                 "oos_threshold": oos_threshold,
                 "command": "tests/tiny_bundle.py",
+                **({"oos_score": oos_score} if oos_score else {}),
             }
         )
     )

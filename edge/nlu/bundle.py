@@ -5,8 +5,8 @@
     tokenizer.json   a Hugging Face `tokenizers` file
     labels.json      {"intents": [...], "slot_tags": ["O", "B-date", "I-date", ...]}
     bundle.json      manifest: format version, max length, calibration temperature,
-                     out-of-scope label and threshold, device profile, quantization, metrics,
-                     and the exact command that produced it
+                     out-of-scope label, score and threshold, device profile, quantization,
+                     metrics, and the exact command that produced it
     MODEL_CARD.md    what it is, what it was trained on, how good it is
 """
 
@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BUNDLE_FORMAT_VERSION = 1
+from edge.nlu.oos import FORMAT_OF_SCORE, OOS_SCORES, PROBABILITY
+
+# 1: the out-of-scope score is the top probability. 2: adds `oos_score` (edge.nlu.oos), e.g. a
+# logit margin with `oos_threshold` in logit units. A writer uses the oldest format that holds
+# its bundle (FORMAT_OF_SCORE), so probability bundles stay readable by format-1 runtimes.
+BUNDLE_FORMAT_VERSION = 2
 REQUIRED_FILES = ("model.onnx", "tokenizer.json", "labels.json", "bundle.json")
 
 
@@ -33,13 +38,14 @@ class BundleManifest:
     max_length: int  # tokens, including [CLS] and [SEP]
     temperature: float  # divide intent logits by this before softmax (calibration)
     oos_label: str  # the intent that means "not for the device", e.g. "out_of_scope"
-    oos_threshold: float  # below this calibrated confidence a turn counts as out of scope
+    oos_threshold: float  # below this in-scope score (`oos_score`) a turn counts as out of scope
     device_profile: str = "generic"
     quantization: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     command: str = ""
     created: str = ""
     base_model: str = ""
+    oos_score: str = PROBABILITY  # edge.nlu.oos.OOS_SCORES; format 2 and later
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: Path) -> BundleManifest:
@@ -51,6 +57,11 @@ class BundleManifest:
                 f"{source}: bundle format {version} is newer than this runtime understands "
                 f"({BUNDLE_FORMAT_VERSION}); upgrade the edge package or re-export the bundle"
             )
+        score = data.get("oos_score", PROBABILITY)
+        if score not in OOS_SCORES:
+            raise BundleError(f"{source}: 'oos_score' is {score!r}; this runtime knows {', '.join(OOS_SCORES)}")
+        if FORMAT_OF_SCORE[score] > version:
+            raise BundleError(f"{source}: 'oos_score' {score!r} needs bundle format {FORMAT_OF_SCORE[score]} or later")
         known = {name for name in cls.__dataclass_fields__}
         try:
             return cls(**{key: value for key, value in data.items() if key in known})

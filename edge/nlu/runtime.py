@@ -11,6 +11,7 @@ import numpy as np
 
 from edge.events import IntentResult
 from edge.nlu.bundle import BundleError, BundleLabels, BundleManifest, check_bundle_files, read_labels, read_manifest
+from edge.nlu.oos import PROBABILITY, out_of_scope_mask
 from edge.nlu.text import normalize_utterance
 from edge.settings import DeviceSettings, NluSettings
 
@@ -39,6 +40,8 @@ class IntentModel:
         self.labels = labels
         self._session = session
         self._tokenizer = tokenizer
+        oos = manifest.oos_label
+        self._oos_index = labels.intents.index(oos) if oos in labels.intents else None
 
     @classmethod
     def load(
@@ -55,6 +58,11 @@ class IntentModel:
         if settings.oos_threshold >= 0:
             manifest = replace(manifest, oos_threshold=settings.oos_threshold)
         labels = read_labels(bundle_dir)
+        if manifest.oos_score != PROBABILITY and manifest.oos_label not in labels.intents:
+            raise BundleError(
+                f"{bundle_dir / 'bundle.json'}: oos_score {manifest.oos_score!r} needs the oos_label "
+                f"{manifest.oos_label!r} among the intents of labels.json"
+            )
         try:
             tokenizer = Tokenizer.from_file(str(bundle_dir / "tokenizer.json"))
         except Exception as error:  # tokenizers raises a bare Exception on a bad file
@@ -104,7 +112,10 @@ class IntentModel:
         ranked = np.argsort(-probabilities)
         intent = self.labels.intents[int(ranked[0])]
         confidence = float(probabilities[ranked[0]])
-        out_of_scope = intent == self.manifest.oos_label or confidence < self.manifest.oos_threshold
+        manifest = self.manifest
+        out_of_scope = bool(out_of_scope_mask(
+            intent_logits[0], manifest.temperature, self._oos_index, manifest.oos_score, manifest.oos_threshold
+        )) or intent == manifest.oos_label
         tags = [self.labels.slot_tags[int(index)] for index in np.argmax(slot_logits[0], axis=-1)]
         slots = decode_slots(normalized, tags, encoding.offsets, encoding.special_tokens_mask)
         alternatives = [
