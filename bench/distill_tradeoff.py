@@ -4,9 +4,10 @@ recall on validation and test for a range of thresholds (each model with its own
 fitted on validation). A threshold must be chosen on validation; the test columns show what each
 choice costs.
 
-`oos_scores` compares two ways to score "in scope" (higher: more in scope): the calibrated top
-probability the bundle uses today, and the logit margin (best in-scope logit minus the
-out_of_scope logit, which the softmax's normalisation does not blur). For each: the threshold the
+`oos_scores` compares the two out-of-scope scores a bundle can use (`oos_score`, edge/nlu/oos.py;
+higher: more in scope): the calibrated top probability, and the logit margin (best in-scope
+calibrated logit minus the out_of_scope one, which the softmax's normalisation does not blur).
+For each, decided as the bundle would decide: the threshold the
 run's `threshold_rule` picks on validation, and, as an analysis only (a threshold chosen on test
 is no deployable figure), the in-scope accuracy where exactly 85% of the test out-of-scope
 utterances are caught, the operating point of the CLINC150 target.
@@ -28,26 +29,6 @@ THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 TEST_RECALL = 0.85
 
 
-def in_scope_scores(logits: np.ndarray, oos: int, kind: str, temperature: float) -> tuple[np.ndarray, np.ndarray]:
-    """(score, intent) per item. `probability`: the top class as the device picks it (an
-    out_of_scope top class scores -inf); `logit_margin`: the best in-scope intent, scored by
-    its logit minus the out_of_scope logit."""
-    from distill.metrics import softmax
-
-    if kind == "probability":
-        probabilities = softmax(logits, temperature)
-        top = probabilities.argmax(-1)
-        return np.where(top == oos, -np.inf, probabilities.max(-1)), top
-    in_scope = logits.copy()
-    in_scope[:, oos] = -np.inf
-    top = in_scope.argmax(-1)
-    return in_scope.max(-1) - logits[:, oos], top
-
-
-def decide(score: np.ndarray, top: np.ndarray, oos: int, threshold: float) -> np.ndarray:
-    return np.where(score < threshold, oos, top)
-
-
 def rates(decided: np.ndarray, labels: np.ndarray, oos: int) -> dict[str, float]:
     in_scope = labels != oos
     return {
@@ -57,22 +38,29 @@ def rates(decided: np.ndarray, labels: np.ndarray, oos: int) -> dict[str, float]
 
 
 def oos_scores(valid_logits, test_logits, valid_labels, test_labels, oos: int, rule: str) -> dict:
-    from distill.metrics import best_threshold, fit_temperature
+    """Per bundle `oos_score` (edge.nlu.oos), decided exactly as a bundle would: the threshold the
+    rule picks on validation, and the result at 85% test out-of-scope recall."""
+    from distill.metrics import choose_oos_threshold, decide_intents, fit_temperature
+    from edge.nlu.oos import OOS_SCORES, in_scope_scores
 
     temperature = fit_temperature(valid_logits, valid_labels)
     result = {}
-    for kind in ("probability", "logit_margin"):
-        valid_score, valid_top = in_scope_scores(valid_logits, oos, kind, temperature)
-        test_score, test_top = in_scope_scores(test_logits, oos, kind, temperature)
-        candidates = np.unique(valid_score[np.isfinite(valid_score)])
-        chosen, _ = best_threshold(valid_score, valid_top, valid_labels, oos, rule, candidates)
-        at_recall = float(np.quantile(test_score[test_labels == oos], TEST_RECALL))
+    for kind in OOS_SCORES:
+        chosen, _ = choose_oos_threshold(valid_logits, temperature, valid_labels, oos, rule, kind)
+        # a request whose top intent is out_of_scope is caught at any threshold
+        test_score = np.where(
+            test_logits.argmax(-1) == oos, -np.inf, in_scope_scores(test_logits, temperature, oos, kind)
+        )
+        at_recall = np.nextafter(float(np.quantile(test_score[test_labels == oos], TEST_RECALL)), np.inf)
         result[kind] = {
             "threshold_rule": rule,
-            "validation_threshold": round(chosen, 4),
-            "test_at_validation_threshold": rates(decide(test_score, test_top, oos, chosen), test_labels, oos),
+            "temperature": round(temperature, 4),
+            "validation_threshold": chosen,
+            "test_at_validation_threshold": rates(
+                decide_intents(test_logits, temperature, oos, chosen, kind), test_labels, oos
+            ),
             f"test_at_{TEST_RECALL:.0%}_test_oos_recall": rates(
-                decide(test_score, test_top, oos, np.nextafter(at_recall, np.inf)), test_labels, oos
+                decide_intents(test_logits, temperature, oos, at_recall, kind), test_labels, oos
             ),
         }
     return result
