@@ -177,7 +177,10 @@ def distilled_card(manifest: dict[str, Any], side_by_side: dict[str, Any] | None
     rows = "| (run the evaluate stage) | |"
     if side_by_side:
         names = list(side_by_side["columns"])
-        keys = ("accuracy", "macro_f1", "oos_recall", "oos_precision", "slot_f1", "ece", "size_mb", "ms_per_query_mean")
+        keys = (
+            "accuracy", "macro_f1", "oos_recall", "oos_precision", "slot_f1", "ece",
+            "size_mb", "bundle_size_mb", "ms_per_query_mean",
+        )
         header = "| metric | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
         lines = []
         for key in keys:
@@ -194,7 +197,8 @@ def distilled_card(manifest: dict[str, Any], side_by_side: dict[str, Any] | None
                 )
                 for v in values
             ]
-            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+            label = "bundle_size_mb (all files)" if key == "bundle_size_mb" else key
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
         rows = header + "\n" + "\n".join(lines)
         rows += (
             f"\n\n{side_by_side['dataset']} {side_by_side['split']} split, out-of-scope threshold rule "

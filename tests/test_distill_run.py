@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,37 @@ def test_another_device_profile_rebuilds_only_the_bundle_from_the_trained_studen
     manifest = json.loads((rk3588 / "bundle.json").read_text())
     assert manifest["device_profile"] == "rk3588" and manifest["quantization"]["format"] == "QDQ"
     assert json.loads((tiny_run["out"] / "bundle.json").read_text())["device_profile"] == "generic"  # left alone
+
+
+def test_a_copied_run_under_another_name_rebundles_with_the_logit_margin(tiny_run):
+    base = tiny_run["base"]
+    work, out = base / "run-margin", base / "bundle-margin"
+    shutil.copytree(tiny_run["work"], work)
+    student_marker = (work / "student.done.json").read_bytes()
+    again = distill(
+        "run", str(TINY), "--set", f"work={work}", "--set", f"out={out}", "--set", "name=tiny-margin",
+        "--set", "oos_score=logit_margin",
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "the bundle and evaluate stages will be redone" in again.stderr
+    assert (work / "student.done.json").read_bytes() == student_marker  # not retrained
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert manifest["format_version"] == 2 and manifest["oos_score"] == "logit_margin"
+    assert manifest["oos_threshold"] >= 0 and manifest["metrics"]["validation"]["oos_score"] == "logit_margin"
+    assert "`oos_score: logit_margin`" in (out / "MODEL_CARD.md").read_text()
+    assert "bundle_size_mb (all files)" in (out / "MODEL_CARD.md").read_text()
+    summary = json.loads((work / "report" / "side_by_side.json").read_text())
+    teacher = next(iter(summary["columns"].values()))  # decided on the same score as the bundle
+    assert teacher["oos_score"] == "logit_margin"
+
+    from distill.bundle_eval import load_model
+    from distill.data.sources import rhino_splits
+
+    model = load_model(out)  # the device runtime reads format 2
+    test = rhino_splits(CONTEXT)["test"][:40]
+    assert sum(model.predict(e.text).intent == e.intent for e in test) / len(test) >= 0.9
+    bad = distill("run", str(TINY), "--set", f"work={work}", "--set", f"out={out}", "--set", "oos_score=energy")
+    assert bad.returncode == 2 and "oos_score: choose probability or logit_margin, not 'energy'" in bad.stderr
 
 
 def test_static_int8_is_calibrated_and_agrees_with_fp32(tiny_run):
