@@ -5,10 +5,12 @@
 Data: the HWU64 test split (DialoGLUE) plus CLINC150's `oos_test` (out of scope). The gold
 route of an utterance is `escalate` when it is out of scope or its intent needs world knowledge
 (`router.escalate_intents`: qa_factoid, news_query, recommendation_*…), else `local`. The intent
-model runs directly on the text (no ASR). The confidence threshold is chosen on the validation
-data (HWU64 valid + CLINC150 oos_val, by balanced accuracy: the mean of the share of commands kept
-local and the share of hard queries escalated) and reported on test, next to the current settings
-and a sweep. Writes bench/results/routing.json.
+model runs directly on the text (no ASR). Rule 5 ("unsure: escalate") can compare either score
+with a threshold: the logit margin (`router.min_margin`, the default) or the calibrated
+confidence (`router.min_confidence`). For each, the threshold is chosen on the validation data
+(HWU64 valid + CLINC150 oos_val, by balanced accuracy: the mean of the share of commands kept
+local and the share of hard queries escalated) and reported on test, side by side in one run,
+next to the current settings and both sweeps. Writes bench/results/routing.json.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from edge.router import Router
 from edge.settings import NluSettings, RouterSettings
 
 PACKAGES = ("edge-voice", "onnxruntime", "tokenizers", "numpy")
-SWEEP = tuple(round(0.05 * step, 2) for step in range(20))  # 0.00 … 0.95
+SWEEP = tuple(round(0.05 * step, 2) for step in range(20))  # 0.00 … 0.95 (confidence)
+MARGIN_SWEEP = tuple(round(0.5 * step, 1) for step in range(17))  # 0.0 … 8.0 (calibrated logits)
 
 
 def default_data_dir() -> Path:
@@ -68,8 +71,26 @@ def score(rows, predictions, router: Router, oos_label: str) -> dict:
 
 
 def router_at(threshold: float | None, bundle_threshold: float, oos_label: str, oos_score: str) -> Router:
-    settings = RouterSettings() if threshold is None else RouterSettings(min_confidence=threshold)
+    """The confidence rule at `threshold` (None: the default settings; negative: the bundle's)."""
+    settings = RouterSettings() if threshold is None else RouterSettings(min_margin=-1.0, min_confidence=threshold)
     return Router(settings, bundle_threshold, oos_label, oos_score)
+
+
+def margin_router_at(margin: float, bundle_threshold: float, oos_label: str, oos_score: str) -> Router:
+    return Router(RouterSettings(min_margin=margin), bundle_threshold, oos_label, oos_score)
+
+
+def chosen_and_sweep(make_router, thresholds, valid, valid_predictions, test, test_predictions, oos_label) -> dict:
+    """The threshold with the best balanced accuracy on validation (ties: the lowest), on test."""
+    on_valid = {t: score(valid, valid_predictions, make_router(t), oos_label) for t in thresholds}
+    # Validation holds 100 out-of-scope utterances to 1076 commands, test 1000 to 1076: choose by
+    # balanced accuracy, which does not depend on that mix.
+    chosen = max(thresholds, key=lambda t: (on_valid[t]["balanced_accuracy"], -t))
+    return {
+        "chosen_on_valid": {"threshold": chosen, **score(test, test_predictions, make_router(chosen), oos_label)},
+        "sweep_on_test": {str(t): score(test, test_predictions, make_router(t), oos_label) for t in thresholds},
+        "sweep_on_valid_balanced_accuracy": {str(t): on_valid[t]["balanced_accuracy"] for t in thresholds},
+    }
 
 
 def main() -> None:
@@ -83,34 +104,34 @@ def main() -> None:
     started = time.perf_counter()
     valid_predictions, test_predictions = predict_all(model, valid), predict_all(model, test)
     per_query_ms = (time.perf_counter() - started) * 1000 / (len(valid) + len(test))
-    on_valid = {t: score(valid, valid_predictions, router_at(t, manifest.oos_threshold, manifest.oos_label, manifest.oos_score), manifest.oos_label)
-                for t in SWEEP}
-    # Validation holds 100 out-of-scope utterances to 1076 commands, test 1000 to 1076: choose by
-    # balanced accuracy, which does not depend on that mix.
-    chosen = max(SWEEP, key=lambda t: (on_valid[t]["balanced_accuracy"], -t))
+    bundle_args = (manifest.oos_threshold, manifest.oos_label, manifest.oos_score)
+    splits = (valid, valid_predictions, test, test_predictions, manifest.oos_label)
+    by_confidence = chosen_and_sweep(lambda t: router_at(t, *bundle_args), SWEEP, *splits)
+    by_margin = chosen_and_sweep(lambda t: margin_router_at(t, *bundle_args), MARGIN_SWEEP, *splits)
     defaults = RouterSettings()
-    default_router = Router(defaults, manifest.oos_threshold, manifest.oos_label, manifest.oos_score)
+    default_router = Router(defaults, *bundle_args)
     result = {
         "data": {"test": "hwu64/split_dialoglue/test.tsv + clinc150/data_full.json oos_test",
                  "threshold_chosen_on": "hwu64/split_dialoglue/valid.tsv + clinc150/data_full.json oos_val",
                  "test_turns": len(test), "valid_turns": len(valid)},
         "bundle": {"dir": str(model.bundle_dir), "created": manifest.created, "oos_threshold": manifest.oos_threshold,
-                   "temperature": manifest.temperature},
+                   "oos_score": manifest.oos_score, "temperature": manifest.temperature},
         "escalate_intents": defaults.escalate_intents,
         "intent_model_ms_per_query": round(per_query_ms, 2),
         "default_settings_on_test": {"threshold": default_router.threshold, "source": default_router.threshold_source,
                                      **score(test, test_predictions, default_router, manifest.oos_label)},
-        "bundle_threshold_on_test": {"threshold": manifest.oos_threshold, **score(test, test_predictions,
-                                     router_at(-1.0, manifest.oos_threshold, manifest.oos_label, manifest.oos_score), manifest.oos_label)},
-        "chosen_on_valid": {"threshold": chosen, **score(test, test_predictions,
-                            router_at(chosen, manifest.oos_threshold, manifest.oos_label, manifest.oos_score), manifest.oos_label)},
-        "sweep_on_test": {str(t): score(test, test_predictions, router_at(t, manifest.oos_threshold, manifest.oos_label, manifest.oos_score),
-                                        manifest.oos_label) for t in SWEEP},
-        "sweep_on_valid_balanced_accuracy": {str(t): on_valid[t]["balanced_accuracy"] for t in SWEEP},
+        "bundle_threshold_on_test": {"threshold": manifest.oos_threshold,
+                                     **score(test, test_predictions, router_at(-1.0, *bundle_args), manifest.oos_label)},
+        "chosen_on_valid": by_confidence["chosen_on_valid"],
+        "margin_chosen_on_valid": by_margin["chosen_on_valid"],
+        "sweep_on_test": by_confidence["sweep_on_test"],
+        "sweep_on_valid_balanced_accuracy": by_confidence["sweep_on_valid_balanced_accuracy"],
+        "margin_sweep_on_test": by_margin["sweep_on_test"],
+        "margin_sweep_on_valid_balanced_accuracy": by_margin["sweep_on_valid_balanced_accuracy"],
     }
     path = write_result("routing", result, PACKAGES)
     print(f"wrote {path}")
-    for name in ("default_settings_on_test", "bundle_threshold_on_test", "chosen_on_valid"):
+    for name in ("default_settings_on_test", "bundle_threshold_on_test", "chosen_on_valid", "margin_chosen_on_valid"):
         row = result[name]
         print(f"{name}: threshold {row['threshold']:.2f}: kept local {row['kept_local_share']:.1%}, "
               f"routing accuracy {row['routing_accuracy']:.1%}, balanced {row['balanced_accuracy']:.1%} (local recall {row['local_recall']:.1%}, "

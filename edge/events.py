@@ -72,6 +72,9 @@ class IntentResult(Event):
     slots: dict[str, str] = field(default_factory=dict)
     out_of_scope: bool = False
     alternatives: list[tuple[str, float]] = field(default_factory=list)  # next best intents
+    # the best in-scope intent's calibrated logit minus the out-of-scope intent's (edge.nlu.oos): how
+    # surely the request is for the device; None when the bundle has no out-of-scope intent
+    oos_margin: float | None = None
 
 
 @dataclass(frozen=True)

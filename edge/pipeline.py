@@ -276,7 +276,7 @@ def _cast_outcome(ticket) -> dict[str, Any]:
 def _dialogue_decision(turn: Interpretation, router: Router) -> RouteDecision:
     """A turn the dialogue layer answers itself stays on the device."""
     reason = f"dialogue: {turn.kind} ({turn.intent.intent}) in a conversation the speaker is leading"
-    return RouteDecision(False, "dialogue", reason, router.threshold, router.threshold_source)
+    return RouteDecision(False, "dialogue", reason, router.threshold, router.threshold_source, router.threshold_unit)
 
 
 def _intent_trace(transcript: Transcript, intent: IntentResult) -> dict[str, Any]:
@@ -284,6 +284,7 @@ def _intent_trace(transcript: Transcript, intent: IntentResult) -> dict[str, Any
         "transcript": transcript.text,
         "intent": intent.intent,
         "confidence": intent.confidence,
+        "oos_margin": intent.oos_margin,
         "out_of_scope": intent.out_of_scope,
         "slots": intent.slots,
     }

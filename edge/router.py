@@ -11,11 +11,12 @@ The rules, first match wins:
 3. the intent model says out of scope (its label)  → escalate (out-of-scope)
 4. the intent needs world knowledge (`router.escalate_intents`, e.g. qa_factoid, news_query,
    recommendation_*)                               → escalate (world-knowledge)
-5. calibrated confidence < threshold               → escalate (low-confidence); the threshold is
-   `router.min_confidence`, or the bundle's `oos_threshold` (itself overridable by nlu.oos_threshold).
-   A bundle whose `oos_score` is not a probability (a logit margin, edge.nlu.oos) has no
-   confidence threshold: with `router.min_confidence` negative, the intent model's own
-   out-of-scope decision (`IntentResult.out_of_scope`) is the rule
+5. the intent model is unsure                      → escalate (low-confidence): its logit margin
+   (`IntentResult.oos_margin`: how far the best in-scope intent leads out_of_scope) is below
+   `router.min_margin`. With `router.min_margin` negative, or a bundle with no out-of-scope
+   intent: calibrated confidence < `router.min_confidence`; with that negative too, the bundle's
+   own threshold (`oos_threshold`, overridable by nlu.oos_threshold; for a bundle whose
+   `oos_score` is a logit margin, its `out_of_scope` flag)
 6. the previous turn was escalated less than `router.follow_up_seconds` ago and the model is not
    at least `router.follow_up_min_confidence` sure of a device command → escalate (follow-up)
 7. otherwise                                       → local  (confident)
@@ -57,21 +58,54 @@ def _patterns(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+@dataclass(frozen=True)
+class _Uncertainty:
+    """Rule 5 for one turn: which score is compared with which threshold."""
+
+    threshold: float
+    source: str
+    unit: str  # logit_margin | confidence | the bundle's oos_score
+
+    def below(self, intent: IntentResult) -> str | None:
+        """Why the turn is too unsure to stay local, or None."""
+        name = intent.intent
+        if self.source == "router.min_margin":
+            if intent.oos_margin is not None and intent.oos_margin < self.threshold:
+                return (
+                    f"{name} leads out_of_scope by a logit margin of {intent.oos_margin:.2f}, under "
+                    f"router.min_margin {self.threshold:.2f}"
+                )
+            return None
+        if self.unit != "confidence":  # a margin bundle's own decision
+            if intent.out_of_scope:
+                return f"{name} is out of scope by the intent model's {self.source} {self.threshold:.2f}"
+            return None
+        if intent.confidence < self.threshold:
+            return (
+                f"{name} at calibrated confidence {intent.confidence:.2f} is below the threshold "
+                f"{self.threshold:.2f} ({self.source})"
+            )
+        return None
+
+
 class Router:
     def __init__(
         self, settings: RouterSettings, bundle_threshold: float, oos_label: str, bundle_score: str = PROBABILITY
     ) -> None:
         self.settings = settings
         self.oos_label = oos_label
-        # the bundle decides on its own score (a logit margin): its out_of_scope flag is rule 5
-        self.uses_bundle_decision = settings.min_confidence < 0 and bundle_score != PROBABILITY
-        self.threshold_unit = bundle_score if self.uses_bundle_decision else "confidence"
+        self._margin_rule = (
+            _Uncertainty(settings.min_margin, "router.min_margin", "logit_margin") if settings.min_margin >= 0 else None
+        )
+        # for turns without a margin (a bundle with no out-of-scope intent), or with min_margin off
         if settings.min_confidence >= 0:
-            self.threshold, self.threshold_source = settings.min_confidence, "router.min_confidence"
-        elif self.uses_bundle_decision:
-            self.threshold, self.threshold_source = bundle_threshold, f"bundle oos_threshold on its {bundle_score}"
+            self._confidence_rule = _Uncertainty(settings.min_confidence, "router.min_confidence", "confidence")
+        elif bundle_score != PROBABILITY:  # the bundle decides on its own score: its out_of_scope flag
+            self._confidence_rule = _Uncertainty(bundle_threshold, f"bundle oos_threshold on its {bundle_score}", bundle_score)
         else:
-            self.threshold, self.threshold_source = bundle_threshold, "bundle oos_threshold"
+            self._confidence_rule = _Uncertainty(bundle_threshold, "bundle oos_threshold", "confidence")
+        default = self._margin_rule or self._confidence_rule
+        self.threshold, self.threshold_source, self.threshold_unit = default.threshold, default.source, default.unit
         self._escalate = _patterns(settings.escalate_intents)
         self._local = _patterns(settings.local_intents)
         self._open_starts = frozenset(_patterns(settings.open_request_starts))
@@ -79,11 +113,17 @@ class Router:
     def needs_world_knowledge(self, intent: str) -> bool:
         return any(fnmatch.fnmatchcase(intent, pattern) for pattern in self._escalate)
 
+    def uncertainty_rule(self, intent: IntentResult) -> _Uncertainty:
+        if self._margin_rule is not None and intent.oos_margin is not None:
+            return self._margin_rule
+        return self._confidence_rule
+
     def decide(self, intent: IntentResult, state: DialogueState | None = None, now: float | None = None) -> RouteDecision:
         rule, reason = self._rule(intent, state, now)
         escalate = rule in {"out-of-scope", "open-request", "world-knowledge", "low-confidence", "follow-up"}
+        uncertainty = self.uncertainty_rule(intent)
         return RouteDecision(
-            escalate, rule, f"{rule}: {reason}", self.threshold, self.threshold_source, self.threshold_unit
+            escalate, rule, f"{rule}: {reason}", uncertainty.threshold, uncertainty.source, uncertainty.unit
         )
 
     def _rule(self, intent: IntentResult, state: DialogueState | None, now: float | None) -> tuple[str, str]:
@@ -99,17 +139,10 @@ class Router:
             return "out-of-scope", f"the intent model puts the request out of scope ({confidence:.2f})"
         if self.needs_world_knowledge(name):
             return "world-knowledge", f"{name} needs world knowledge the device does not have"
-        if self.uses_bundle_decision and intent.out_of_scope:
-            return "low-confidence", (
-                f"{name} at calibrated confidence {confidence:.2f} is out of scope by the intent model's "
-                f"{self.threshold_source} {self.threshold:.2f}"
-            )
-        if not self.uses_bundle_decision and confidence < self.threshold:
-            return "low-confidence", (
-                f"{name} at calibrated confidence {confidence:.2f} is below the threshold "
-                f"{self.threshold:.2f} ({self.threshold_source})"
-            )
-        unit = f" on the {self.threshold_unit}" if self.uses_bundle_decision else ""
+        uncertainty = self.uncertainty_rule(intent)
+        unsure = uncertainty.below(intent)
+        if unsure:
+            return "low-confidence", unsure
         if state is not None:
             since = state.seconds_since_escalation(now)
             if since is not None and since <= settings.follow_up_seconds and confidence < settings.follow_up_min_confidence:
@@ -117,4 +150,7 @@ class Router:
                     f"{since:.0f} s after an escalated turn, and {name} at {confidence:.2f} is below "
                     f"router.follow_up_min_confidence {settings.follow_up_min_confidence:.2f}"
                 )
-        return "confident", f"{name} at calibrated confidence {confidence:.2f} (threshold {self.threshold:.2f}{unit})"
+        margin = f", logit margin {intent.oos_margin:.2f}" if intent.oos_margin is not None else ""
+        return "confident", (
+            f"{name} at calibrated confidence {confidence:.2f}{margin} ({uncertainty.source} {uncertainty.threshold:.2f})"
+        )

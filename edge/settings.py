@@ -110,9 +110,13 @@ class RouterSettings:
     """Which turns stay on the device and which go to a large model (edge/router.py)."""
 
     enabled: bool = True  # false: every turn stays local, as before the cascade
-    # Calibrated probability below which a turn escalates; negative: the bundle's own out-of-scope decision
-    # (its oos_threshold on its oos_score, which may be a logit margin rather than a probability). Chosen on
-    # HWU64 valid + CLINC150 oos_val by balanced routing accuracy (python -m bench.routing; flat from 0.2 to 0.5).
+    # A turn escalates when its best in-scope intent leads out_of_scope by a calibrated logit margin below this
+    # (IntentResult.oos_margin). Chosen on HWU64 valid + CLINC150 oos_val by balanced routing accuracy
+    # (python -m bench.routing). Negative: use min_confidence instead.
+    min_margin: float = 3.5
+    # With min_margin negative, or a bundle with no out-of-scope intent: the calibrated probability below which a
+    # turn escalates (0.5 was chosen the same way); negative: the bundle's own out-of-scope decision
+    # (its oos_threshold on its oos_score, which may be a logit margin rather than a probability).
     min_confidence: float = 0.5
     escalate_intents: str = (  # comma-separated intent names (fnmatch patterns) that always need world knowledge
         "qa_factoid,qa_definition,qa_stock,qa_currency,news_query,recommendation_*,general_quirky,cooking_recipe"

@@ -44,11 +44,28 @@ def test_low_confidence_reason_names_the_threshold_and_its_source(router):
 
 
 def test_settings_can_keep_an_intent_local_or_turn_the_router_off():
-    assert Router(RouterSettings(), 0.9, "out_of_scope").threshold == 0.5  # the default, not the bundle's 0.9
+    default = Router(RouterSettings(), 0.9, "out_of_scope")
+    assert (default.threshold, default.threshold_unit) == (3.5, "logit_margin")  # router.min_margin, not the bundle's 0.9
     keep = Router(RouterSettings(local_intents="qa_*"), 0.5, "out_of_scope")
     assert keep.decide(intent("qa_factoid", 0.9)).rule == "local-policy"
     off = Router(RouterSettings(enabled=False), 0.5, "out_of_scope")
     assert not off.decide(intent("out_of_scope", 0.9)).escalate
+
+
+def test_by_default_the_logit_margin_decides_and_the_confidence_is_the_fallback():
+    router = Router(RouterSettings(), 0.9, "out_of_scope")
+    torn = IntentResult(text="x", intent="alarm_set", confidence=0.45, oos_margin=6.0)  # split between two alarms
+    unsure = IntentResult(text="x", intent="alarm_set", confidence=0.8, oos_margin=1.2)  # out_of_scope close behind
+    assert router.decide(torn).rule == "confident"
+    decision = router.decide(unsure)
+    assert (decision.escalate, decision.rule) == (True, "low-confidence")
+    assert "logit margin of 1.20, under router.min_margin 3.50" in decision.reason
+    assert decision.trace()["route_threshold"] == {"logit_margin": 3.5, "source": "router.min_margin"}
+    # a bundle with no out-of-scope intent gives no margin: the confidence rule applies
+    no_margin = router.decide(intent("alarm_set", 0.45))
+    assert no_margin.rule == "low-confidence" and no_margin.trace()["route_threshold"]["source"] == "router.min_confidence"
+    off = Router(RouterSettings(min_margin=-1), 0.9, "out_of_scope")
+    assert off.decide(torn).rule == "low-confidence" and off.decide(unsure).rule == "confident"
 
 
 def test_an_unsure_follow_up_to_an_escalated_turn_escalates_too(router):
@@ -149,4 +166,6 @@ def test_the_issue_example_goes_to_the_cloud_through_the_real_intent_model():
     real = Router(RouterSettings(), bundle_threshold=model.manifest.oos_threshold, oos_label=model.manifest.oos_label)
     for request in ("Plan a three-day trip to Rome.", "Why is the sky blue?"):
         assert real.decide(model.predict(request)).escalate, request
-    assert not real.decide(model.predict("set an alarm for seven am")).escalate
+    alarm = model.predict("set an alarm for seven am")
+    assert alarm.oos_margin is not None and alarm.oos_margin > 3.5  # far ahead of out_of_scope
+    assert not real.decide(alarm).escalate

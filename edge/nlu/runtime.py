@@ -11,7 +11,7 @@ import numpy as np
 
 from edge.events import IntentResult
 from edge.nlu.bundle import BundleError, BundleLabels, BundleManifest, check_bundle_files, read_labels, read_manifest
-from edge.nlu.oos import PROBABILITY, out_of_scope_mask
+from edge.nlu.oos import LOGIT_MARGIN, PROBABILITY, in_scope_scores, out_of_scope_mask
 from edge.nlu.text import normalize_utterance
 from edge.settings import DeviceSettings, NluSettings
 
@@ -122,6 +122,9 @@ class IntentModel:
             (self.labels.intents[int(index)], round(float(probabilities[index]), 4))
             for index in ranked[1 : 1 + ALTERNATIVES_KEPT]
         ]
+        margin = None
+        if self._oos_index is not None:
+            margin = float(in_scope_scores(intent_logits[0], manifest.temperature, self._oos_index, LOGIT_MARGIN))
         return IntentResult(
             text=normalized,
             intent=intent,
@@ -129,6 +132,7 @@ class IntentModel:
             slots=slots,
             out_of_scope=out_of_scope,
             alternatives=alternatives,
+            oos_margin=None if margin is None else round(margin, 4),
         )
 
 
