@@ -205,7 +205,9 @@ def evaluate_bundle(args: argparse.Namespace) -> dict[str, Any]:
     bundle = args.evaluate_only
     check_bundle_files(bundle)
     manifest, labels = read_manifest(bundle), read_labels(bundle)
-    if manifest.oos_score != "probability":
+    from edge.nlu.oos import PROBABILITY
+
+    if manifest.oos_score != PROBABILITY:
         raise SystemExit(
             f"{bundle}: its oos_score is {manifest.oos_score}; --evaluate-only measures probability "
             f"bundles. Measure it with `distill eval {bundle} --dataset DATASET` instead"

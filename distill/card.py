@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from distill.metrics import describe_threshold_rule
+from edge.nlu.oos import LOGIT_MARGIN, PROBABILITY
 
 
 def _pct(value: float | None) -> str:
@@ -157,7 +158,7 @@ def decision_text(manifest: dict[str, Any]) -> str:
     """How the bundle decides the intent, in one sentence (both `oos_score`s of edge.nlu.oos)."""
     head = f"softmax(intent_logits / {manifest['temperature']:.4f}); out of scope when the top intent is\n  "
     oos, threshold = manifest["oos_label"], manifest["oos_threshold"]
-    if manifest.get("oos_score", "probability") == "logit_margin":
+    if manifest.get("oos_score", PROBABILITY) == LOGIT_MARGIN:
         return (
             head + f"`{oos}` or the best in-scope calibrated logit exceeds the `{oos}` one by less than "
             f"{threshold:.4f} (`oos_score: logit_margin`)."

@@ -60,23 +60,24 @@ def _patterns(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Uncertainty:
-    """Rule 5 for one turn: which score is compared with which threshold."""
+    """Rule 5 for one turn: which of the intent model's answers is compared with which threshold."""
 
     threshold: float
     source: str
-    unit: str  # logit_margin | confidence | the bundle's oos_score
+    unit: str  # what the trace calls the threshold: logit_margin | confidence | the bundle's oos_score
+    reads: str  # oos_margin (router.min_margin) | confidence | out_of_scope (a margin bundle's own decision)
 
     def below(self, intent: IntentResult) -> str | None:
         """Why the turn is too unsure to stay local, or None."""
         name = intent.intent
-        if self.source == "router.min_margin":
+        if self.reads == "oos_margin":
             if intent.oos_margin is not None and intent.oos_margin < self.threshold:
                 return (
                     f"{name} leads out_of_scope by a logit margin of {intent.oos_margin:.2f}, under "
                     f"router.min_margin {self.threshold:.2f}"
                 )
             return None
-        if self.unit != "confidence":  # a margin bundle's own decision
+        if self.reads == "out_of_scope":
             if intent.out_of_scope:
                 return f"{name} is out of scope by the intent model's {self.source} {self.threshold:.2f}"
             return None
@@ -95,15 +96,21 @@ class Router:
         self.settings = settings
         self.oos_label = oos_label
         self._margin_rule = (
-            _Uncertainty(settings.min_margin, "router.min_margin", "logit_margin") if settings.min_margin >= 0 else None
+            _Uncertainty(settings.min_margin, "router.min_margin", "logit_margin", "oos_margin")
+            if settings.min_margin >= 0
+            else None
         )
         # for turns without a margin (a bundle with no out-of-scope intent), or with min_margin off
         if settings.min_confidence >= 0:
-            self._confidence_rule = _Uncertainty(settings.min_confidence, "router.min_confidence", "confidence")
+            self._confidence_rule = _Uncertainty(
+                settings.min_confidence, "router.min_confidence", "confidence", "confidence"
+            )
         elif bundle_score != PROBABILITY:  # the bundle decides on its own score: its out_of_scope flag
-            self._confidence_rule = _Uncertainty(bundle_threshold, f"bundle oos_threshold on its {bundle_score}", bundle_score)
+            self._confidence_rule = _Uncertainty(
+                bundle_threshold, f"bundle oos_threshold on its {bundle_score}", bundle_score, "out_of_scope"
+            )
         else:
-            self._confidence_rule = _Uncertainty(bundle_threshold, "bundle oos_threshold", "confidence")
+            self._confidence_rule = _Uncertainty(bundle_threshold, "bundle oos_threshold", "confidence", "confidence")
         default = self._margin_rule or self._confidence_rule
         self.threshold, self.threshold_source, self.threshold_unit = default.threshold, default.source, default.unit
         self._escalate = _patterns(settings.escalate_intents)

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge.events import IntentResult
 from edge.nlu.bundle import BundleError, BundleLabels, BundleManifest, check_bundle_files, read_labels, read_manifest
-from edge.nlu.oos import LOGIT_MARGIN, PROBABILITY, in_scope_scores, out_of_scope_mask
+from edge.nlu.oos import LOGIT_MARGIN, PROBABILITY, in_scope_scores
 from edge.nlu.text import normalize_utterance
 from edge.settings import DeviceSettings, NluSettings
 
@@ -113,18 +113,18 @@ class IntentModel:
         intent = self.labels.intents[int(ranked[0])]
         confidence = float(probabilities[ranked[0]])
         manifest = self.manifest
-        out_of_scope = bool(out_of_scope_mask(
-            intent_logits[0], manifest.temperature, self._oos_index, manifest.oos_score, manifest.oos_threshold
-        )) or intent == manifest.oos_label
+        margin = None  # scored once per query: the router reads it, and margin bundles decide on it
+        if self._oos_index is not None:
+            margin = float(in_scope_scores(intent_logits[0], manifest.temperature, self._oos_index, LOGIT_MARGIN))
+        # edge.nlu.oos.out_of_scope_mask's rule, on the scores already at hand
+        score = confidence if manifest.oos_score == PROBABILITY else margin
+        out_of_scope = intent == manifest.oos_label or (score is not None and score < manifest.oos_threshold)
         tags = [self.labels.slot_tags[int(index)] for index in np.argmax(slot_logits[0], axis=-1)]
         slots = decode_slots(normalized, tags, encoding.offsets, encoding.special_tokens_mask)
         alternatives = [
             (self.labels.intents[int(index)], round(float(probabilities[index]), 4))
             for index in ranked[1 : 1 + ALTERNATIVES_KEPT]
         ]
-        margin = None
-        if self._oos_index is not None:
-            margin = float(in_scope_scores(intent_logits[0], manifest.temperature, self._oos_index, LOGIT_MARGIN))
         return IntentResult(
             text=normalized,
             intent=intent,
