@@ -36,6 +36,9 @@ intents plus `{manifest["oos_label"]}`, {n_slot_tags} slot tags. Fine-tuned from
 - Inputs: `input_ids`, `attention_mask` (int64, [batch, tokens]) from `tokenizer.json`
   (truncation to {manifest["max_length"]} tokens). Pass the text through
   `edge.nlu.text.normalize_utterance` first: the model was trained on normalised text.
+- Padded batches are supported and give the same top intent and slot tags as one unpadded
+  query, but not bit-identical logits: dynamic INT8 quantizes each activation with a scale
+  computed over the whole tensor, padding included. The device runs one query at a time, unpadded.
 - Outputs: `intent_logits` [batch, {n_intents}] (order of `labels.json` `intents`) and
   `slot_logits` [batch, tokens, {n_slot_tags}] (order of `labels.json` `slot_tags`).
 - Intent: softmax(intent_logits / {manifest["temperature"]:.4f}). The turn is out of scope when the top

@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from processes import SHUTDOWN_SECONDS, LineReader
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -119,23 +120,24 @@ class CompanionProcess:
         ]
         environment = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        match = self.LINE.search(line)
-        if match is None:
+        try:
+            line = LineReader(self.process).wait_for(lambda text: self.LINE.search(text) is not None)
+        except AssertionError as error:
             self.process.kill()
-            raise RuntimeError(f"edge companion did not start: {line!r}")
+            raise RuntimeError(f"edge companion did not start: {error}") from error
+        match = self.LINE.search(line)
         self.url, self.code = match.group(1), match.group(2)
         self.started = time.perf_counter()
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            self.process.wait(SHUTDOWN_SECONDS)
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait(10)
+            self.process.wait(SHUTDOWN_SECONDS)
 
 
 def copy_to_docs(path: Path) -> None:

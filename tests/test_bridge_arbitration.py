@@ -20,7 +20,7 @@ def test_a_satellite_alone_in_its_room_is_never_delayed():
         assert await arbiter.claim("nowhere", -30.0) is True
         return time.perf_counter() - started
 
-    assert run(scenario()) < 0.1
+    assert run(scenario()) < 1.0  # at once, not after the 5 s window
 
 
 def test_the_loudest_of_one_room_answers_once_all_have_claimed():
@@ -52,7 +52,7 @@ def test_a_rival_that_never_finishes_is_left_behind_after_the_window():
 
     first, waited, late = run(scenario())
     assert first is True and late is False
-    assert 0.15 < waited < 1.0
+    assert 0.15 < waited < 3.0  # the 0.2 s window, not forever
 
 
 def test_a_satellite_that_leaves_does_not_hold_up_the_room():

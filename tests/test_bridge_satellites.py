@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from bridge_server import ServerThread
+from processes import STARTUP_SECONDS
 
 from edge.demo import demo_turns
 from firmware_bridge.client import WyomingClient
@@ -168,14 +169,14 @@ def test_simulator_cli_against_the_server(server, tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "firmware_bridge.simulator", "--server", f"tcp://127.0.0.1:{server.port}",
          "--wav", str(MATHS.wav), "--speed", "0", "--out", str(out), "--json", "--name", "cli-sat"],
-        capture_output=True, timeout=120,
+        capture_output=True, timeout=STARTUP_SECONDS,
     )
     assert completed.returncode == 0, completed.stderr.decode()
     summary = json.loads(completed.stdout)
     assert summary["answered"] and summary["transcript"] == "What is 2 to the power of 20 plus 20 squared plus 20?"
     assert out.stat().st_size > 44 and summary["reply_wav"] == str(out)
     bad = subprocess.run([sys.executable, "-m", "firmware_bridge.simulator", "--server", "http://nowhere", "--wav", str(MATHS.wav)],
-                         capture_output=True, timeout=60)
+                         capture_output=True, timeout=STARTUP_SECONDS)
     assert bad.returncode == 2 and b"tcp://HOST:PORT" in bad.stderr
 
 
@@ -234,26 +235,28 @@ def test_a_board_on_a_serial_line_is_a_satellite(server):
 def test_edge_serve_and_edge_satellite_commands(tmp_path):
     import signal
 
+    from processes import SHUTDOWN_SECONDS, STARTUP_SECONDS, LineReader
+
     serve = subprocess.Popen(
         [sys.executable, "-m", "edge", "serve", "--wyoming", "tcp://127.0.0.1:0", "--no-zeroconf",
          "--set", f"skills.database_path={tmp_path / 'edge.sqlite3'}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        line = serve.stdout.readline()
-        assert "Wyoming on port" in line, line + serve.stderr.read()
+        line = LineReader(serve).wait_for("Wyoming on port")  # printed once the models are loaded
         port = int(line.split("port ")[1].split()[0])
         out = tmp_path / "reply.wav"
         asked = subprocess.run(
             [sys.executable, "-m", "edge", "satellite", "--server", f"tcp://127.0.0.1:{port}", "--wav", str(WHAT_TIME.wav),
              "--speed", "0", "--out", str(out)],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=STARTUP_SECONDS,
         )
         assert asked.returncode == 0, asked.stderr
         assert "you:     What time is it?" in asked.stdout and "latency:" in asked.stdout
         assert out.exists()
     finally:
         serve.send_signal(signal.SIGINT)
-        assert serve.wait(30) == 0
-    bad = subprocess.run([sys.executable, "-m", "edge", "serve", "--wyoming", "udp://x:1"], capture_output=True, text=True, timeout=60)
+        assert serve.wait(SHUTDOWN_SECONDS) == 0
+    bad = subprocess.run([sys.executable, "-m", "edge", "serve", "--wyoming", "udp://x:1"], capture_output=True, text=True,
+                         timeout=STARTUP_SECONDS)
     assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bridge_server import ServerThread
+from processes import SHUTDOWN_SECONDS, STARTUP_SECONDS, wait_for_port
 
 from edge.demo import demo_turns
 from firmware_bridge.simulator import wav_request_pcm
@@ -64,9 +65,9 @@ def satellite_python() -> Path:
     python = VENV / "bin" / "python"
     if not python.exists():
         try:
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True, timeout=120)
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True, timeout=STARTUP_SECONDS)
             subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                            f"wyoming-satellite=={SATELLITE_VERSION}"], check=True, capture_output=True, timeout=300)
+                            f"wyoming-satellite=={SATELLITE_VERSION}"], check=True, capture_output=True, timeout=STARTUP_SECONDS)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
             output = getattr(error, "stderr", b"") or b""
             pytest.skip(f"wyoming-satellite {SATELLITE_VERSION} could not be installed into {VENV}: "
@@ -110,17 +111,17 @@ def test_wyoming_satellite_completes_a_turn_with_our_server(server, tmp_path):
     ]
     satellite = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(1.0)  # let it open its port
+        wait_for_port(port, process=satellite)
         dialer = server.call(_dial(server, f"tcp://127.0.0.1:{port}"))
-        session = _wait(lambda: server.server.hub.sessions.get("lounge-sat"), server, 30, "wyoming-satellite never said hello")
+        session = _wait(lambda: server.server.hub.sessions.get("lounge-sat"), server, STARTUP_SECONDS, "wyoming-satellite never said hello")
         assert session.room == "lounge"
         trigger.touch()  # the user speaks
-        _wait(lambda: session.turns >= 1, server, 60, "no turn ran")
+        _wait(lambda: session.turns >= 1, server, STARTUP_SECONDS, "no turn ran")
         trace = server.inspect(lambda: session.last_trace)
         assert trace["transcript"] == "What time is it?"
         assert trace["reply"] == "It's 7:05 AM."
         expected_bytes = round(trace["reply_audio_seconds"] * 22050) * 2
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + STARTUP_SECONDS
         while (not spoken.exists() or spoken.stat().st_size < expected_bytes) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert spoken.exists(), "wyoming-satellite played nothing"
@@ -129,7 +130,7 @@ def test_wyoming_satellite_completes_a_turn_with_our_server(server, tmp_path):
     finally:
         satellite.terminate()
         try:
-            log = satellite.communicate(timeout=10)[0].decode(errors="replace")
+            log = satellite.communicate(timeout=SHUTDOWN_SECONDS)[0].decode(errors="replace")
         except subprocess.TimeoutExpired:
             satellite.kill()
             log = ""

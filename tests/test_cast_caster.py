@@ -1,9 +1,11 @@
 """CardCaster as the turn loop uses it: instant return, choice of screen, fallback, speech-only."""
 
+import asyncio
 import time
 
 import pytest
 from cast_helpers import LOOPBACK, CompanionProcess, CompanionThread, LoopThread, cast_deps, unique
+from processes import STARTUP_SECONDS
 
 from edge.events import Card
 from edge.settings import CastSettings
@@ -27,6 +29,17 @@ class SilentPage:
             await self.socket.receive_json()  # hello
 
         self.loop.run(connect())
+
+    def wait_for_card(self, timeout: float) -> dict:
+        """The next card the companion pushes to this page (which will never acknowledge it)."""
+
+        async def receive():
+            while True:
+                message = await asyncio.wait_for(self.socket.receive_json(), timeout)
+                if message.get("type") == "card":
+                    return message
+
+        return self.loop.run(receive(), timeout + 5)
 
     def close(self):
         async def disconnect():
@@ -104,7 +117,7 @@ def test_a_screen_that_vanishes_mid_delivery_falls_back_to_another(home):
     page = SilentPage(slow.url)  # the slow screen now waits up to 3 s for its page's ack
     try:
         ticket, call_seconds = timed_cast(caster, Card(title="Recipe", body="1. Boil water"), hint=names["slow"])
-        time.sleep(0.5)
+        page.wait_for_card(timeout=STARTUP_SECONDS)  # the companion is now waiting for the page's ack
         assert not ticket.done(), "delivery should still be waiting for the page's ack"
         slow.kill()
         outcome = ticket.outcome(timeout=10)

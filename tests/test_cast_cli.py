@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from cast_helpers import LOOPBACK, ROOT, CompanionProcess, cast_deps, unique
+from processes import STARTUP_SECONDS
 
 cast_deps()
 
@@ -13,7 +14,7 @@ cast_deps()
 def edge(*args, stdin=""):
     command = [sys.executable, "-m", "edge", *args]
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(command, cwd=ROOT, env=environment, input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, cwd=ROOT, env=environment, input=stdin, capture_output=True, text=True, timeout=STARTUP_SECONDS)
 
 
 def test_list_pair_and_cast_from_the_command_line(tmp_path):

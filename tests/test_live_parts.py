@@ -330,24 +330,30 @@ def test_edge_run_listens_on_the_microphone_until_interrupted(tmp_path):
         pytest.skip("no alsa-lib configuration for ALSA's null device")
     config = tmp_path / "asound.conf"
     config.write_text(f"<{alsa}>\npcm.!default {{\n  type null\n}}\n")
-    command = [sys.executable, "-m", "edge", "run", "--no-cast", "--set", "live.activation=push-to-talk",
-               "--set", f"skills.database_path={tmp_path / 'db.sqlite3'}"]
+    from processes import SHUTDOWN_SECONDS, LineReader
+
+    # -v: the loop logs "no request after push-to-talk" when the pressed request hears only silence
+    command = [sys.executable, "-m", "edge", "run", "-v", "--no-cast", "--set", "live.activation=push-to-talk",
+               "--set", "vad.listen_timeout_seconds=0.5", "--set", f"skills.database_path={tmp_path / 'db.sqlite3'}"]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "ALSA_CONFIG_PATH": str(config)}, text=True)
+    lines = LineReader(process)
     try:
-        started = time.monotonic()
-        line = process.stdout.readline()  # printed once the models are loaded and the microphone opens
-        assert "press Enter, then speak" in line, process.stderr.read() if process.poll() is not None else line
+        lines.wait_for("press Enter, then speak")  # printed once the models are loaded and the microphone opens
         process.stdin.write("\n")  # push to talk: silence follows, so the request times out without a turn
         process.stdin.flush()
-        time.sleep(1.0)
-        assert process.poll() is None and time.monotonic() - started < 120
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        while "no request after push-to-talk" not in lines.stderr_text() and time.monotonic() < deadline:
+            assert process.poll() is None, lines.stderr_text()
+            time.sleep(0.05)  # polling the loop's log, not waiting for it to happen
+        assert "no request after push-to-talk" in lines.stderr_text()
+        assert process.poll() is None  # still listening after a request that heard nothing
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=SHUTDOWN_SECONDS) == 0
     finally:
         if process.poll() is None:
             process.kill()
-    assert "Traceback" not in process.stderr.read()
+    assert "Traceback" not in lines.stderr_text()
 
 
 def test_a_turn_that_raises_is_traced_and_the_loop_goes_on(vad):

@@ -150,7 +150,7 @@ def test_an_open_circuit_breaker_answers_at_once_without_sending(fake, mode, tmp
     started = time.monotonic()
     escalation = escalator.escalate(QUESTION, "test", [])
     assert escalation.tier == "apology" and "circuit breaker open" in escalation.failures[0]
-    assert time.monotonic() - started < 0.1 and len(fake.requests) == sent and ledger.count() == 2
+    assert time.monotonic() - started < 2.0 and len(fake.requests) == sent and ledger.count() == 2  # no timeout waited
     escalator.close()
 
 

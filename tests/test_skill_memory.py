@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from processes import STARTUP_SECONDS
 
 from edge.skills.memory import Memory, fact_key
 from edge.skills.store import SkillStore, StoreError
@@ -56,7 +57,7 @@ def test_memory_survives_a_killed_process(tmp_path):
         print("written", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=STARTUP_SECONDS)
     assert result.returncode == -signal.SIGKILL and result.stdout == "written\n"
     assert (tmp_path / "edge.sqlite3-wal").exists()  # the WAL was never checkpointed by a clean close
     with SkillStore(database) as store:
