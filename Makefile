@@ -52,6 +52,13 @@ mosquitto:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; } || \
 		echo "make: could not install mosquitto (not root?); the MQTT tests will skip"
 
+# Style (ruff, with the complexity check) and the architecture: the layer contract of
+# docs/architecture.md (import-linter, pyproject.toml) and no import cycles (tests/architecture).
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check edge distill devices firmware_bridge bench tests examples
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m pytest -q -p no:cacheprovider tests/architecture
+
 bench: $(VENV)/.test
 	$(PY) -m bench.turn_latency
 
@@ -72,7 +79,7 @@ model: $(VENV)/.test
 	$(VENV)/bin/distill promote bundles/hwu64-ensemble-full-vocab-student-int8 --deployed edge/models/hwu64-minilm-int8
 
 demo-wavs: $(VENV)/.test
-	$(PY) -m edge.demo.make
+	$(PY) -m edge.runtime.demo.make
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
@@ -94,10 +101,10 @@ AGREEMENT ?= agreement
 openvino: .venv-openvino/.ready
 
 openvino-agreement: $(VENV)/.runtime .venv-openvino/.ready
-	$(PY) -m devices.agreement --bundle $(BUNDLE) --provider CPUExecutionProvider --out bench/results/$(AGREEMENT)_cpu.json
-	.venv-openvino/bin/python -m devices.agreement --bundle $(BUNDLE) --provider OpenVINOExecutionProvider \
+	$(PY) -m bench.devices.agreement --bundle $(BUNDLE) --provider CPUExecutionProvider --out bench/results/$(AGREEMENT)_cpu.json
+	.venv-openvino/bin/python -m bench.devices.agreement --bundle $(BUNDLE) --provider OpenVINOExecutionProvider \
 		--option device_type=CPU --out bench/results/$(AGREEMENT)_openvino.json
-	$(PY) -m devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_openvino.json \
+	$(PY) -m bench.devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_openvino.json \
 		| tee bench/results/$(AGREEMENT)_cpu_vs_openvino.json
 
 # ARM64 correctness check under emulation (Debian qemu-user-static + a debootstrap arm64 root;
@@ -122,11 +129,11 @@ $(ARM64_ROOT)/.ready: $(VENV)/.runtime
 	touch $@
 
 arm64-agreement: $(ARM64_ROOT)/.ready
-	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_cpu.json
+	$(PY) -m bench.devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_cpu.json
 	unshare -m sh -c "mount --bind devices/arm64_cpuinfo.txt /proc/cpuinfo && PYTHONPATH=$(ARM64_ROOT)/opt/edge-site:$(CURDIR) \
 		qemu-aarch64-static -cpu cortex-a76 -L $(ARM64_ROOT) $(ARM64_ROOT)/usr/bin/python3.11 \
-		-m devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_arm64_qemu.json"
-	$(PY) -m devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_arm64_qemu.json \
+		-m bench.devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_arm64_qemu.json"
+	$(PY) -m bench.devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_arm64_qemu.json \
 		| tee bench/results/$(AGREEMENT)_cpu_vs_arm64_qemu.json
 
 # Rockchip rknn-toolkit2 (ONNX -> .rknn, and its x86 simulator) in its own venv: it pins
@@ -144,15 +151,15 @@ arm64-agreement: $(ARM64_ROOT)/.ready
 rknn: .venv-rknn/.ready
 
 # The RK3588 NPU path in rknn-toolkit2's simulator: the bundle's model.onnx rewritten to float with
-# its own weights (devices/dequantize.py), INT8 calibrated on HWU64 validation utterances with the
+# its own weights (bench/devices/dequantize.py), INT8 calibrated on HWU64 validation utterances with the
 # fused attention layers in fp16 (hybrid), then the HWU64 test split against the CPU provider.
 # Leaves model.rknn in /tmp/edge-rknn (a board loads BUNDLE/model.rknn with rknn-toolkit-lite2).
 # About 10 minutes on 2 busy cores. RKNN_MODE=fp16 or int8 for the other two conversions.
 RKNN_MODE ?= hybrid
 rknn-agreement: $(VENV)/.runtime .venv-rknn/.ready
-	$(PY) -m devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_cpu.json
-	PYTHONPATH=$(CURDIR) .venv-rknn/bin/python -m devices.rknn_check --bundle $(BUNDLE) --mode $(RKNN_MODE) \
+	$(PY) -m bench.devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_cpu.json
+	PYTHONPATH=$(CURDIR) .venv-rknn/bin/python -m bench.devices.rknn_check --bundle $(BUNDLE) --mode $(RKNN_MODE) \
 		--work /tmp/edge-rknn/$(RKNN_MODE) --out bench/results/$(AGREEMENT)_rknn_sim_$(RKNN_MODE).json
-	$(PY) -m devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_rknn_sim_$(RKNN_MODE).json \
+	$(PY) -m bench.devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_rknn_sim_$(RKNN_MODE).json \
 		| tee bench/results/$(AGREEMENT)_cpu_vs_rknn_sim_$(RKNN_MODE).json
-	$(PY) -m devices.readme_table
+	$(PY) -m bench.devices.readme_table

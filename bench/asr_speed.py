@@ -21,8 +21,8 @@ from dataclasses import replace
 from bench.clips import Clip, demo_clips, human_clips, hwu64_piper_clips
 from bench.provenance import write_result
 from edge.asr import WhisperAsr
-from edge.asr_onnx.engine import OnnxWhisperAsr
-from edge.settings import AsrSettings
+from edge.asr.onnx.engine import OnnxWhisperAsr
+from edge.core.settings import AsrSettings
 
 PACKAGES = ("edge-voice", "onnxruntime", "ctranslate2", "faster-whisper", "numpy", "jiwer", "whisper-normalizer")
 
@@ -91,9 +91,9 @@ def installed_vocabulary() -> list[str]:
     """What the live loop biases toward: the shipped intent bundle's labels and the loaded skills."""
     import tempfile
 
-    from edge.asr_onnx.vocabulary import label_words, skill_words
+    from edge.asr.onnx.vocabulary import label_words, skill_words
+    from edge.core.settings import load_settings
     from edge.nlu.runtime import default_bundle_dir
-    from edge.settings import load_settings
     from edge.skills.loader import load_skills
 
     with tempfile.TemporaryDirectory() as scratch:

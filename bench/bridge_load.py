@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.provenance import write_result
-from edge.demo import demo_turns
+from edge.runtime.demo import demo_turns
 from firmware_bridge.client import WyomingClient
 from firmware_bridge.simulator import TurnReport, collect_reply, hello, stream_request, wav_request_pcm
 

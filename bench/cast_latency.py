@@ -35,8 +35,8 @@ import numpy as np
 
 from bench.provenance import write_result
 from edge.cast.caster import CardCaster
-from edge.events import Card
-from edge.settings import CastSettings, load_settings
+from edge.core.events import Card
+from edge.core.settings import CastSettings, load_settings
 
 PACKAGES = ("edge-voice", "zeroconf", "aiohttp", "markdown-it-py", "pychromecast", "playwright", "onnxruntime", "piper-tts")
 LOOPBACK = "127.0.0.1"
@@ -157,27 +157,27 @@ def measure_delivery(caster: CardCaster, screen_name: str, url: str, deliveries:
     return result
 
 
-def casting_pipeline_class():
-    """The real Pipeline with a cast right after the skill reply and before TTS (as the lead will wire it)."""
-    from edge.pipeline import Pipeline
+def casting_turn_class():
+    """The real Turn, casting a card for every reply right before it is spoken (as `Turn._finish` does
+    for replies that have one), so every turn of the demo can be measured with and without a cast."""
+    from edge.runtime.turn import Turn
 
-    class CastingPipeline(Pipeline):
-        caster: CardCaster | None = None  # set per turn; the lists and caster_clock are set after load()
+    class CastingTurn(Turn):
+        bench_caster: CardCaster | None = None  # set per turn; the lists and caster_clock are set after load()
 
-        def _speak(self, trace, events, reply, card, clock, *args, **kwargs):
+        def _finish(self, request, reply, card, spoken=None):
             caster_cpu = time.clock_gettime(self.caster_clock)
-            if self.caster is not None:
-                card = card or sample_card(len(self.tickets), reply.text)
+            if self.bench_caster is not None:
                 started = time.perf_counter()
-                self.tickets.append(self.caster.cast(card))
+                self.tickets.append(self.bench_caster.cast(card or sample_card(len(self.tickets), reply.text)))
                 self.cast_call_ms.append((time.perf_counter() - started) * 1000)
-            result = super()._speak(trace, events, reply, card, clock, *args, **kwargs)
+            result = super()._finish(request, reply, None, spoken)
             # CPU the caster's thread used while this reply was spoken: an upper bound on how long it
             # can have held the GIL, and so on how much it can have delayed the turn thread.
             self.caster_cpu_ms.append((time.clock_gettime(self.caster_clock) - caster_cpu) * 1000)
             return result
 
-    return CastingPipeline
+    return CastingTurn
 
 
 def paired_difference(with_cast: list[float], without: list[float]) -> dict[str, float]:
@@ -194,13 +194,13 @@ def paired_difference(with_cast: list[float], without: list[float]) -> dict[str,
 
 def measure_first_audio(caster: CardCaster, repeats: int, scratch: Path) -> dict:
     """Each demo turn twice in a row, without and with a cast (order alternating), on the real pipeline."""
-    from edge.demo import demo_turns
+    from edge.runtime.demo import demo_turns
 
     overrides = {"skills.database_path": str(scratch / "bench.sqlite3")}
     settings = load_settings(environ={}, overrides=overrides)
     if any(section.name == "router" for section in dataclasses.fields(settings)):
         settings = load_settings(environ={}, overrides={**overrides, "router.enabled": False})  # every turn local
-    pipeline = casting_pipeline_class().load(settings)
+    pipeline = casting_turn_class().load(settings)
     pipeline.tickets, pipeline.cast_call_ms, pipeline.caster_cpu_ms = [], [], []
     pipeline.caster_clock = time.pthread_getcpuclockid(caster._thread.ident)
     pipeline.run_wav(demo_turns()[0].wav)  # warm-up
@@ -212,8 +212,8 @@ def measure_first_audio(caster: CardCaster, repeats: int, scratch: Path) -> dict
         for turn_index, turn in enumerate(demo_turns()):
             order = arms if (repeat + turn_index) % 2 == 0 else arms[::-1]  # neither arm always runs second
             for arm in order:
-                pipeline.caster = caster if arm == "with_cast" else None
-                marks = pipeline.run_wav(turn.wav).trace["timestamps_ms"]
+                pipeline.bench_caster = caster if arm == "with_cast" else None
+                marks = pipeline.run_wav(turn.wav).trace.to_dict()["timestamps_ms"]
                 first_audio[arm].append(marks["first_reply_audio"])
                 reply_to_audio[arm].append(marks["first_reply_audio"] - marks["skill_done"])
                 caster_cpu[arm].append(pipeline.caster_cpu_ms[-1])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.audio.wavio import read_request_audio, write_wav
-from edge.demo import demo_turns
+from edge.runtime.demo import demo_turns
 
 DATA = Path(os.environ.get("EDGE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edge" / "bench-clips"
@@ -43,8 +43,8 @@ def hwu64_piper_clips(count: int = 30) -> list[Clip]:
     folder = CACHE / "hwu64-piper"
     missing = [i for i in range(count) if not (folder / f"{i:03d}.wav").is_file()]
     if missing:
-        from edge.settings import TtsSettings
-        from edge.tts import PiperTts
+        from edge.core.settings import TtsSettings
+        from edge.tts.piper import PiperTts
 
         tts = PiperTts(TtsSettings())
         for index in missing:

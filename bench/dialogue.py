@@ -27,10 +27,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.provenance import write_result
-from edge.conversation import DialogueManager
+from edge.core.settings import NluSettings, Settings, SkillSettings
+from edge.core.text.normalize import normalize_utterance
+from edge.dialogue import DialogueManager
 from edge.nlu.runtime import IntentModel
-from edge.nlu.text import normalize_utterance
-from edge.settings import NluSettings, Settings, SkillSettings
 from edge.skills.loader import load_skills
 from edge.skills.matcher import SentenceMatcher
 

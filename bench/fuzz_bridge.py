@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bench.provenance import write_result
-from firmware_bridge.uart_frames import MAX_ENCODED_BYTES, FrameParser, UartFrameError, decode_frame, encode_frame
-from firmware_bridge.uart_messages import Audio, Button, ButtonAction, Hello, LedRing, LedState, Volume, to_frame
+from firmware_bridge.uart.frames import MAX_ENCODED_BYTES, FrameParser, UartFrameError, decode_frame, encode_frame
+from firmware_bridge.uart.messages import Audio, Button, ButtonAction, Hello, LedRing, LedState, Volume, to_frame
 from firmware_bridge.wyoming import events as wy
 from firmware_bridge.wyoming.framing import FrameDecoder, FrameLimits, WyomingProtocolError
 from firmware_bridge.wyoming.framing import encode_frame as wy_encode

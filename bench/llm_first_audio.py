@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.provenance import write_result
-from edge.offline_llm import LlamaServer
-from edge.pipeline import Pipeline
-from edge.settings import LlmSettings, OfflineSettings, load_settings
+from edge.core.settings import LlmSettings, OfflineSettings, load_settings
+from edge.llm.offline import LlamaServer
+from edge.runtime.turn import Turn
 
 PACKAGES = ("edge-voice", "llama-cpp-python", "httpx", "piper-tts", "onnxruntime")
 QUESTIONS = (
@@ -89,10 +89,10 @@ def run_turns(server: LlamaServer, scratch: Path, repeats: int, first_piece_wait
         "llm.total_timeout_seconds": "60", "llm.read_timeout_seconds": "30", "llm.max_tokens": "48",
         "llm.context_turns": "0", "llm.first_piece_wait_seconds": str(first_piece_wait),
     })
-    pipeline = Pipeline.load(settings, with_asr=False)
+    pipeline = Turn.load(settings, with_asr=False)
     try:
         pipeline.run_text(QUESTIONS[0])  # warm-up: the server's first prompt and Piper's first sentence
-        traces = [pipeline.run_text(question).trace for _ in range(repeats) for question in QUESTIONS]
+        traces = [pipeline.run_text(question).trace.to_dict() for _ in range(repeats) for question in QUESTIONS]
     finally:
         pipeline.close()
     cloud = [trace for trace in traces if trace["route"] == "cloud"]

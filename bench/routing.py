@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from bench.provenance import write_result
-from edge.events import IntentResult
+from edge.core.events import IntentResult
+from edge.core.settings import NluSettings, RouterSettings
+from edge.escalation.router import Router
 from edge.nlu.runtime import IntentModel
-from edge.router import Router
-from edge.settings import NluSettings, RouterSettings
 
 PACKAGES = ("edge-voice", "onnxruntime", "tokenizers", "numpy")
 SWEEP = tuple(round(0.05 * step, 2) for step in range(20))  # 0.00 … 0.95 (confidence)

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.provenance import write_result
-from edge.demo import demo_turns
-from edge.pipeline import Pipeline
-from edge.settings import load_settings
+from edge.core.settings import load_settings
+from edge.runtime.demo import demo_turns
+from edge.runtime.turn import Turn
 
 PACKAGES = ("edge-voice", "onnxruntime", "ctranslate2", "faster-whisper", "piper-tts", "numpy", "tokenizers", "soxr")
 
@@ -39,13 +39,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def measure_turns(repeats: int, database: Path) -> dict:
     settings = load_settings(environ={}, overrides={"skills.database_path": str(database)})
     started = time.perf_counter()
-    pipeline = Pipeline.load(settings)
+    pipeline = Turn.load(settings)
     load_seconds = time.perf_counter() - started
     stages: dict[str, list[float]] = {}
     pipeline.run_wav(demo_turns()[0].wav)  # warm-up: first inference allocates arenas
     for _ in range(repeats):
         for turn in demo_turns():
-            trace = pipeline.run_wav(turn.wav).trace
+            trace = pipeline.run_wav(turn.wav).trace.to_dict()
             for stage, milliseconds in trace["stages_ms"].items():
                 stages.setdefault(stage, []).append(milliseconds)
     pipeline.close()

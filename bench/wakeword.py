@@ -21,8 +21,8 @@ import numpy as np
 from bench.provenance import write_result
 from edge.audio.stream import to_int16
 from edge.audio.wavio import AudioInputError, read_request_audio
-from edge.settings import WakeSettings
-from edge.wake import WakeWordDetector
+from edge.core.settings import WakeSettings
+from edge.listen.wake import WakeWordDetector
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WWB = DATA / "wakeword" / "picovoice_wwb"

@@ -1,7 +1,7 @@
 """The intent model on a Rockchip NPU: a bundle's `model.rknn` through rknn-toolkit-lite2.
 
 On an RK3588 board (`pip install rknn-toolkit-lite2`, plus Rockchip's librknnrt.so) the runtime
-loads `model.rknn` (made on a PC by `python -m devices.rknn_check`) with `RKNNLite` and runs it
+loads `model.rknn` (made on a PC by `python -m bench.devices.rknn_check`) with `RKNNLite` and runs it
 on the NPU. `RknnSession` looks like the part of an onnxruntime session that `IntentModel` uses
 (`run`, `get_inputs`, `get_outputs`, `get_providers`), so the rest of the runtime does not care.
 
@@ -50,7 +50,7 @@ def check_rknn_file(path: Path) -> None:
     if head != RKNN_MAGIC:
         raise RknnModelError(
             f"{path} is not an RKNN model (it does not start with {RKNN_MAGIC!r}); re-export it with "
-            "`python -m devices.rknn_check --bundle BUNDLE --out ...` (rknn-toolkit2, make rknn)"
+            "`python -m bench.devices.rknn_check --bundle BUNDLE --out ...` (rknn-toolkit2, make rknn)"
         )
 
 

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def load_model(bundle: Path, threads: int = 1):
+    from edge.core.settings import NluSettings
     from edge.nlu.runtime import IntentModel
-    from edge.settings import NluSettings
 
     return IntentModel.load(NluSettings(bundle_dir=str(bundle), intra_op_threads=threads))
 

@@ -35,7 +35,7 @@ intents plus `{manifest["oos_label"]}`, {n_slot_tags} slot tags. Fine-tuned from
 
 - Inputs: `input_ids`, `attention_mask` (int64, [batch, tokens]) from `tokenizer.json`
   (truncation to {manifest["max_length"]} tokens). Pass the text through
-  `edge.nlu.text.normalize_utterance` first: the model was trained on normalised text.
+  `edge.core.text.normalize.normalize_utterance` first: the model was trained on normalised text.
 - Padded batches are supported and give the same top intent and slot tags as one unpadded
   query, but not bit-identical logits: dynamic INT8 quantizes each activation with a scale
   computed over the whole tensor, padding included. The device runs one query at a time, unpadded.
@@ -143,7 +143,7 @@ for the `{manifest["device_profile"]}` device profile ({manifest["quantization"]
 
 - Data: {data} examples. {training["epochs"]} epochs, batch {training["batch_size"]}, {training["seconds"]:.0f} s of training.
 - Decision: {decision_text(manifest)}
-- Text must go through `edge.nlu.text.normalize_utterance` (the device does this).
+- Text must go through `edge.core.text.normalize.normalize_utterance` (the device does this).
 
 ## Test (device runtime, 1 thread)
 
@@ -232,7 +232,7 @@ ONNX export and INT8 ({quant}) for the `{manifest["device_profile"]}` device pro
 - Decision: {decision_text(manifest)}
 - Slots: the argmax BIO tag of every token, special tokens skipped, joined into character spans
   as `distill.metrics.decode_spans` does.
-- Text must go through `edge.nlu.text.normalize_utterance` (the device does this).
+- Text must go through `edge.core.text.normalize.normalize_utterance` (the device does this).
 
 ## Teacher and students side by side
 

@@ -1,6 +1,6 @@
 """HWU64 intents with word-level BIO slot tags, plus CLINC150 out-of-scope utterances.
 
-Every utterance goes through `edge.nlu.text.normalize_utterance`, the normalisation the device
+Every utterance goes through `edge.core.text.normalize.normalize_utterance`, the normalisation the device
 applies to every input. Slot annotations (`[date : this week]`) come from
 `hwu64/hwu64_annotated_10fold.tsv` and are joined onto the DialoGLUE split by text; each
 annotated segment is normalised on its own so that the tags stay on the right words.
@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 
 log = logging.getLogger(__name__)
 

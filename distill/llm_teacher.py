@@ -5,7 +5,7 @@ the training examples and soft-labels unlabelled utterances; every good answer i
 
 - Paraphrases: for each training example (or `per_intent` sampled ones per intent; out-of-scope
   examples are never sources) the model is asked for `paraphrases` rewrites that keep the meaning
-  and the slot values. A rewrite is kept when, normalised (edge.nlu.text.normalize_utterance),
+  and the slot values. A rewrite is kept when, normalised (edge.core.text.normalize.normalize_utterance),
   it is not empty, not already in any split, and still holds every slot value as whole words;
   its slot spans are re-located there. It takes the source's intent.
 - Soft labels (self-instruct style): the model picks one intent from the training labels (or
@@ -38,7 +38,7 @@ from typing import Any
 
 from distill.data.public import Splits
 from distill.data.records import OOS_LABEL, Example, SlotSpan, require_file
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 
 log = logging.getLogger(__name__)
 Messages = tuple[dict[str, str], ...]

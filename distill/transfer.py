@@ -26,7 +26,7 @@ from pathlib import Path
 from distill.data.records import DataFormatError
 from distill.hwu64 import Utterance
 from distill.train import UNLABELLED
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from distill.whisper_torch import TorchWhisper, convert_ct2_to_openai, save_openai_checkpoint
-from edge.asr_onnx.artifacts import MANIFEST, ONNX_FORMAT_VERSION, default_onnx_dir, read_manifest
+from edge.asr.onnx.artifacts import MANIFEST, ONNX_FORMAT_VERSION, default_onnx_dir, read_manifest
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edge.settings import BridgeSettings
+from edge.core.settings import BridgeSettings
 from firmware_bridge.engine import EngineBusyError, TurnEngine
 from firmware_bridge.pcm import PcmFormat, to_request_samples
 from firmware_bridge.replies import speech_events
@@ -93,6 +93,8 @@ class Connection:
         self._max_request_seconds = max_request_seconds
         self._asr: _AsrRequest | None = None
         self.session: SatelliteSession | None = None
+        # Service requests (`handle` a transcript) on this connection are one conversation of their own.
+        self.service_session = f"wyoming:{self.peer.label}"
 
     async def run(self, first: Sequence[WyomingEvent] = ()) -> None:
         """Serve until the peer leaves; `first` events are sent before reading (e.g. a describe)."""
@@ -176,12 +178,12 @@ class Connection:
             entities = [{"name": name, "value": value} for name, value in result.slots.items()]
             return [Intent(name=result.intent, entities=entities, text=event.text, context=event.context)]
         if isinstance(event, Transcript):  # the handle domain: text in, answer out
-            understood = await self._engine.understand(event.text)
+            understood = await self._engine.understand(event.text, self.service_session)
             reply_type = Handled if understood.handled else NotHandled
-            return [reply_type(text=understood.reply.text, context=event.context)]
+            return [reply_type(text=understood.text, context=event.context)]
         if isinstance(event, Intent):
             slots = {str(e.get("name")): str(e.get("value")) for e in event.entities if isinstance(e, dict)}
-            reply = await self._engine.handle_intent(event.name, slots, event.text or "")
+            reply = await self._engine.handle_intent(event.name, slots, event.text or "", self.service_session)
             reply_type = NotHandled if reply.skill in ("", "fallback") else Handled
             return [reply_type(text=reply.text, context=event.context)]
         logger.debug("%s: no answer for %s", self.peer.label, event.type)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import socket
 
+from edge.core.errors import PeerError
+
 logger = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_wyoming._tcp.local."
 
 
-class DiscoveryError(Exception):
+class DiscoveryError(PeerError):
     """The service could not be advertised (zeroconf missing, or a bad interface address)."""
 
 

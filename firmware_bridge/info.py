@@ -1,4 +1,4 @@
-"""What `edge serve` tells a `describe`: the programs it offers, in the shape Home Assistant reads.
+"""What `edge bridge serve` tells a `describe`: the programs it offers, in the shape Home Assistant reads.
 
 Offered: ASR (Whisper tiny.en), TTS (Piper joe-medium), intent recognition (the bundled ONNX
 intent model) and intent handling (the built-in skills). Not offered, so not claimed: wake
@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any
 
-from edge.pipeline import Pipeline
 from firmware_bridge.wyoming.events import Info
 
 ATTRIBUTION = {"name": "edge-voice", "url": "https://pypi.org/project/edge-voice/"}
@@ -34,10 +33,9 @@ def _artifact(name: str, description: str, attribution: dict[str, str] | None = 
     }
 
 
-def service_info(pipeline: Pipeline, language: str = "en") -> Info:
-    """The `info` answer for this runtime's loaded pipeline."""
+def service_info(bundle: str, language: str = "en") -> Info:
+    """The `info` answer for this runtime (`bundle`: the intent bundle's name)."""
     voice_language = "en_US" if language == "en" else language
-    bundle = pipeline.nlu.bundle_dir.name
     asr_model = {
         **_artifact("whisper-tiny.en", "Whisper tiny.en on CTranslate2, int8", {"name": "OpenAI", "url": "https://github.com/openai/whisper"}),
         "languages": [language],

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.audio.wavio import resample
+from edge.core.errors import BadInputError
 
 SILENT_DBFS = -120.0  # the level reported for digital silence
 
 
-class PcmFormatError(ValueError):
+class PcmFormatError(BadInputError, ValueError):
     """PCM bytes do not fit their declared format."""
 
 

@@ -29,7 +29,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.audio.wavio import RequestAudio
-from edge.settings import AudioSettings, BridgeSettings
+from edge.core.errors import PeerError
+from edge.core.settings import AudioSettings, BridgeSettings
 from firmware_bridge.arbitration import RoomArbiter
 from firmware_bridge.engine import EngineBusyError, TurnEngine
 from firmware_bridge.pcm import Endpointer, PcmFormat, level_dbfs, to_request_samples
@@ -41,6 +42,7 @@ from firmware_bridge.wyoming.events import (
     Error,
     RunPipeline,
     RunSatellite,
+    Synthesize,
     VoiceStopped,
     WyomingEvent,
 )
@@ -48,11 +50,11 @@ from firmware_bridge.wyoming.events import (
 logger = logging.getLogger(__name__)
 
 
-class TooManySatellitesError(Exception):
+class TooManySatellitesError(PeerError):
     """The hub already keeps `bridge.max_satellites` sessions."""
 
 
-class PeerGoneError(ConnectionError):
+class PeerGoneError(PeerError, ConnectionError):
     """The connection to a peer closed or stopped accepting data."""
 
 
@@ -262,9 +264,9 @@ class SatelliteHub:
                 session.state = SatelliteState.IDLE if session.peer is not None else SatelliteState.DISCONNECTED
                 return
             audio = RequestAudio(samples, self.audio.sample_rate, fmt.rate, fmt.channels, request.truncated)
-            result = await self.engine.run_turn(audio)
+            result = await self.engine.run_turn(audio, session.name, session.room or "")
             session.turns += 1
-            session.last_trace = result.trace
+            session.last_trace = result.trace.to_dict()
             events = reply_events(result, request.run.end_stage, self.engine.sample_rate, self.settings.samples_per_chunk)
             await self._deliver(session, events)
         except EngineBusyError as error:
@@ -272,6 +274,27 @@ class SatelliteHub:
         except Exception:  # one failed turn must not end the hub
             logger.exception("satellite %s: turn failed", session.name)
             await self._deliver(session, [Error(text="the turn failed on the server; see its log", code="turn-failed")])
+
+    async def announce_alert(self, text: str, session_name: str = "") -> list[str]:
+        """Speak a due alert to the satellite that set it (`session_name`), or to every connected
+        satellite when it was set elsewhere (the speaker itself, a chat) or its satellite is gone.
+        Returns the satellites that got it; an idle satellite hears it at once, a busy one after
+        its reply (the events are queued on its connection)."""
+        owner = self.sessions.get(session_name)
+        targets = [owner] if owner is not None and owner.peer is not None else [
+            session for session in self.sessions.values() if session.peer is not None]
+        if not targets:
+            return []
+        speech = await self.engine.synthesize(text)
+        events = [Synthesize(text=text), *speech_events(speech.samples, speech.sample_rate, self.settings.samples_per_chunk)]
+        reached = []
+        for session in targets:
+            try:
+                await session.peer.send(events)
+                reached.append(session.name)
+            except (ConnectionError, AttributeError):  # it left while we spoke
+                logger.info("satellite %s left before its alert was delivered", session.name)
+        return reached
 
     async def _announce(self, session: SatelliteSession, text: str) -> None:
         try:

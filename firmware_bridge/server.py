@@ -1,4 +1,4 @@
-"""`edge serve`: the Wyoming server, the satellites it dials, and its zeroconf advertisement."""
+"""`edge bridge serve`: the Wyoming server, the satellites it dials, and its zeroconf advertisement."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import logging
 import socket
 from urllib.parse import urlparse
 
-from edge.settings import Settings
+from edge.core.errors import ConfigError
+from edge.core.settings import Settings
 from firmware_bridge.connection import Connection
 from firmware_bridge.discovery import DiscoveryError, ZeroconfAdvertiser
 from firmware_bridge.engine import TurnEngine
@@ -19,7 +20,7 @@ from firmware_bridge.wyoming.events import Describe
 logger = logging.getLogger(__name__)
 
 
-class BadUriError(ValueError):
+class BadUriError(ConfigError, ValueError):
     """A Wyoming address is not tcp://HOST:PORT."""
 
 
@@ -44,16 +45,19 @@ class WyomingServer:
         self.settings = settings
         self.bridge = settings.bridge
         self.hub = SatelliteHub(engine, settings.bridge, settings.audio)
-        self.info = service_info(engine.pipeline, settings.asr.language)
+        self.info = service_info(engine.turn.bundle_name, settings.asr.language)
         self.port: int | None = None
         self.dial_states: dict[str, DialState] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._advertiser: ZeroconfAdvertiser | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.alerts = None  # the alert scheduler, started with the server
 
     async def start(self, uri: str, zeroconf: bool = False, interface: str = "") -> int:
         """Listen on `uri` (port 0 picks a free one); return the port."""
         host, port = parse_tcp_uri(uri)
+        self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(self._accept, host, port)
         self.port = self._server.sockets[0].getsockname()[1]
         logger.info("Wyoming server listening on %s:%d", host, self.port)
@@ -71,7 +75,18 @@ class WyomingServer:
             self.add_satellite(satellite_uri)
         if self.bridge.uart_device:
             self._spawn(self.serve_uart_board(self.bridge.uart_device), f"uart {self.bridge.uart_device}")
+        self.alerts = self.engine.turn.alert_scheduler(self._announce_alert)
+        self.alerts.start()
         return self.port
+
+    def _announce_alert(self, alert) -> bool:
+        """On the scheduler's thread: hand a due alert to the hub on the server's loop and wait."""
+        if self._loop is None or self._loop.is_closed():
+            return False
+        future = asyncio.run_coroutine_threadsafe(self.hub.announce_alert(alert.text, alert.session), self._loop)
+        reached = future.result(timeout=self.bridge.write_timeout_seconds + 30)
+        logger.info("%s %d announced to %s", alert.kind, alert.ref, ", ".join(reached) or "no satellite")
+        return bool(reached)
 
     def add_satellite(self, uri: str) -> asyncio.Task:
         """Dial a satellite that listens (wyoming-satellite) and keep it connected."""
@@ -84,6 +99,8 @@ class WyomingServer:
         await self._server.serve_forever()
 
     async def close(self) -> None:
+        if self.alerts is not None:
+            await asyncio.to_thread(self.alerts.stop)
         if self._advertiser is not None:
             await self._advertiser.stop()
         if self._server is not None:
@@ -118,9 +135,9 @@ class WyomingServer:
 
     async def serve_uart_board(self, device: str) -> None:
         """Serve a board on a serial port as a satellite; reopen the port with backoff if it fails."""
-        from firmware_bridge.uart import UartLink, UartSettings
-        from firmware_bridge.uart_satellite import UartSatellite
-        from firmware_bridge.uart_transport import LinkDownError, SerialTransport
+        from firmware_bridge.uart.link import UartLink, UartSettings
+        from firmware_bridge.uart.satellite import UartSatellite
+        from firmware_bridge.uart.transport import LinkDownError, SerialTransport
 
         delay = self.bridge.reconnect_min_seconds
         while True:

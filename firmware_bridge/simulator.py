@@ -1,7 +1,7 @@
 """A satellite simulator: streams a WAV to a Wyoming server as a satellite would after its wake word.
 
     python -m firmware_bridge.simulator --server tcp://127.0.0.1:10700 --wav request.wav --out reply.wav
-    edge satellite --server tcp://127.0.0.1:10700 --wav request.wav --speed 4
+    edge bridge satellite --server tcp://127.0.0.1:10700 --wav request.wav --speed 4
 
 It says hello (`info` with its name and room), waits for `run-satellite`, sends `run-pipeline`
 (asr → tts), streams the audio in chunks at real time (or `--speed` times faster), sends
@@ -11,7 +11,11 @@ the moment audio-stop is written to the first reply audio chunk received.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.audio.wavio import float_to_int16, read_request_audio
+from edge.core.errors import ExitCode, PeerError
 from firmware_bridge.client import WyomingClient
 from firmware_bridge.info import satellite_info
 from firmware_bridge.wyoming.events import (
@@ -35,7 +40,7 @@ from firmware_bridge.wyoming.events import (
 SAMPLE_RATE = 16000  # hertz, what the simulator streams
 
 
-class SatelliteTurnError(Exception):
+class SatelliteTurnError(PeerError):
     """The server did not complete the turn (it closed, stalled, or sent an error)."""
 
 
@@ -134,10 +139,65 @@ async def run_turn(host: str, port: int, pcm: bytes, name: str = "simulator", ro
         await client.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    from firmware_bridge.cli import simulator_main
+def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", default="tcp://127.0.0.1:10700", metavar="tcp://HOST:PORT")
+    parser.add_argument("--wav", type=Path, required=True, help="the request (any rate, mono or stereo)")
+    parser.add_argument("--out", type=Path, help="write the reply audio to this WAV")
+    parser.add_argument("--name", default="simulator", help="satellite name (its session key)")
+    parser.add_argument("--room", help="the room (area) the satellite is in, for wake-word arbitration")
+    parser.add_argument("--speed", type=float, default=1.0, help="stream this many times faster than real time (0: no pacing)")
+    parser.add_argument("--gain", type=float, default=1.0, help="scale the audio (a farther satellite hears less)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line with the results")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each server event")
 
-    return simulator_main(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m firmware_bridge.simulator", description=__doc__)
+    add_simulator_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    return simulate(args)
+
+
+def simulate(args: argparse.Namespace) -> int:
+    from edge.audio.wavio import AudioInputError, write_wav
+    from firmware_bridge.server import BadUriError, parse_tcp_uri
+
+    try:
+        host, port = parse_tcp_uri(args.server)
+        pcm = wav_request_pcm(args.wav, args.gain)
+    except (BadUriError, AudioInputError) as error:
+        print(f"edge bridge satellite: {error}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        report = asyncio.run(run_turn(host, port, pcm, args.name, args.room, args.speed, timeout_seconds=args.timeout))
+    except (OSError, TimeoutError, SatelliteTurnError) as error:
+        print(f"edge bridge satellite: no answer from {args.server}: {error or type(error).__name__}", file=sys.stderr)
+        return ExitCode.FAILED
+    if args.out is not None and report.reply_audio:
+        import numpy as np
+
+        write_wav(args.out, np.frombuffer(bytes(report.reply_audio), "<i2"), report.reply_rate)
+    summary = {
+        "transcript": report.transcript, "reply": report.reply, "answered": report.answered,
+        "latency_ms": None if report.latency_seconds is None else round(report.latency_seconds * 1000, 1),
+        "reply_audio_seconds": round(len(report.reply_audio) / 2 / report.reply_rate, 3) if report.reply_rate else 0.0,
+        "error": None if report.error is None else {"code": report.error.code, "text": report.error.text},
+        "reply_wav": str(args.out) if args.out is not None and report.reply_audio else None,
+    }
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print(f"you:     {report.transcript}")
+        print(f"reply:   {report.reply}")
+        if report.error is not None:
+            print(f"error:   {report.error.code}: {report.error.text}")
+        if summary["latency_ms"] is not None:
+            print(f"latency: {summary['latency_ms']:.0f} ms (audio-stop to first reply audio)")
+        if summary["reply_wav"]:
+            print(f"reply audio written to {args.out}")
+    return 0 if report.answered or (report.error is not None and report.error.code == "answered-elsewhere") else ExitCode.FAILED
 
 
 if __name__ == "__main__":

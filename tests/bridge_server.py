@@ -6,8 +6,8 @@ import asyncio
 import threading
 from datetime import UTC, datetime
 
-from edge.pipeline import Pipeline
-from edge.settings import load_settings
+from edge.core.settings import load_settings
+from edge.runtime.turn import Turn
 from firmware_bridge.engine import TurnEngine
 from firmware_bridge.server import WyomingServer
 
@@ -18,7 +18,7 @@ class ServerThread:
     def __init__(self, database, **overrides) -> None:
         values = {"skills.database_path": str(database), "skills.timezone": "UTC", **overrides}
         self.settings = load_settings(environ={}, overrides=values)
-        self.pipeline = Pipeline.load(self.settings, clock=lambda: FIXED_NOW)
+        self.pipeline = Turn.load(self.settings, clock=lambda: FIXED_NOW)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="wyoming-server", daemon=True)
         self._thread.start()

@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.nlu.text import normalize_utterance
-from edge.settings import SkillSettings
-from edge.skills.alarms import AlarmSkill
+from edge.core.settings import SkillSettings
+from edge.core.text.normalize import normalize_utterance
 from edge.skills.base import SkillRequest
+from edge.skills.builtin.alarms import AlarmSkill
 from edge.skills.store import SkillStore, StoreError
 from edge.skills.timeparse import ClockTime, after, find_clock_time, find_day, find_duration, next_occurrence
 

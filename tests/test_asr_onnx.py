@@ -9,12 +9,12 @@ from whisper_normalizer.english import EnglishTextNormalizer
 from whisper_onnx_fixture import ensure_whisper_onnx
 
 from edge.asr import AsrError, WhisperAsr, bundled_whisper_dir, create_asr
-from edge.asr_onnx.artifacts import read_manifest
-from edge.asr_onnx.features import LogMel
-from edge.asr_onnx.greedy import DecodeOptions, GreedyDecoder, _repeated_tail
+from edge.asr.onnx.artifacts import read_manifest
+from edge.asr.onnx.features import LogMel
+from edge.asr.onnx.greedy import DecodeOptions, GreedyDecoder, _repeated_tail
 from edge.audio.wavio import read_request_audio
-from edge.demo import demo_turns
-from edge.settings import AsrSettings
+from edge.core.settings import AsrSettings
+from edge.runtime.demo import demo_turns
 
 normalise = EnglishTextNormalizer()
 JFK = Path(__file__).resolve().parents[2] / "shared" / "data" / "asr_testclips" / "en" / "jfk.flac"
@@ -28,7 +28,7 @@ def onnx_dir():
 
 @pytest.fixture(scope="session")
 def onnx_asr(onnx_dir):
-    from edge.asr_onnx.engine import OnnxWhisperAsr
+    from edge.asr.onnx.engine import OnnxWhisperAsr
 
     return OnnxWhisperAsr(AsrSettings(engine="onnx-whisper", onnx_dir=str(onnx_dir)), ["alarm", "timer"])
 
@@ -49,7 +49,7 @@ def test_converted_weights_have_openai_whisper_names_and_split_fused_attention()
 def test_conversion_gives_the_same_transcripts_as_faster_whisper():
     torch = pytest.importorskip("torch", reason="running the converted model needs the distill extra (torch)")
     from distill.whisper_torch import TorchRunner, TorchWhisper, convert_ct2_to_openai
-    from edge.asr_onnx.tokens import WhisperTokens
+    from edge.asr.onnx.tokens import WhisperTokens
 
     torch.set_num_threads(1)
     model_dir = bundled_whisper_dir()
@@ -178,7 +178,7 @@ def test_an_export_in_an_older_format_is_refused_with_how_to_rebuild(onnx_dir, t
     import json
     import shutil
 
-    from edge.asr_onnx.engine import OnnxWhisperAsr
+    from edge.asr.onnx.engine import OnnxWhisperAsr
 
     stale = tmp_path / "stale"
     shutil.copytree(onnx_dir, stale)

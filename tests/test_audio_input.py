@@ -5,7 +5,7 @@ import pytest
 import soundfile
 
 from edge.audio.wavio import AudioInputError, read_request_audio, wav_bytes
-from edge.demo import demo_turns
+from edge.runtime.demo import demo_turns
 
 
 def write_pcm(path, samples, rate, channels=1):

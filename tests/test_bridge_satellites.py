@@ -10,7 +10,7 @@ import pytest
 from bridge_server import ServerThread
 from processes import STARTUP_SECONDS
 
-from edge.demo import demo_turns
+from edge.runtime.demo import demo_turns
 from firmware_bridge.client import WyomingClient
 from firmware_bridge.satellites import SatelliteState
 from firmware_bridge.simulator import TurnReport, collect_reply, hello, run_turn, stream_request, wav_request_pcm
@@ -183,10 +183,10 @@ def test_simulator_cli_against_the_server(server, tmp_path):
 def test_a_board_on_a_serial_line_is_a_satellite(server):
     from bridge_uart_relay import Faults, Relay, open_pty
 
-    from firmware_bridge.uart import UartLink, UartSettings
-    from firmware_bridge.uart_messages import Audio, AudioStart, AudioStop, Button, ButtonAction, LedRing
-    from firmware_bridge.uart_satellite import UartSatellite
-    from firmware_bridge.uart_transport import SerialTransport
+    from firmware_bridge.uart.link import UartLink, UartSettings
+    from firmware_bridge.uart.messages import Audio, AudioStart, AudioStop, Button, ButtonAction, LedRing
+    from firmware_bridge.uart.satellite import UartSatellite
+    from firmware_bridge.uart.transport import SerialTransport
 
     host_pty, board_pty = open_pty(), open_pty()
     fast = UartSettings(ack_timeout_seconds=0.05)

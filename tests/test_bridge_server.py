@@ -8,7 +8,7 @@ import pytest
 from bridge_server import ServerThread
 
 from edge.audio.wavio import resample
-from edge.demo import demo_turns
+from edge.runtime.demo import demo_turns
 from firmware_bridge.simulator import wav_request_pcm
 
 wyoming = pytest.importorskip("wyoming", reason="the wyoming package is the interoperability peer: pip install -e '.[test]'")

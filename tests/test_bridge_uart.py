@@ -8,8 +8,7 @@ from bridge_uart_relay import Faults, Relay, open_pty
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge.uart import LinkState, UartLink, UartSettings
-from firmware_bridge.uart_frames import (
+from firmware_bridge.uart.frames import (
     MAX_ENCODED_BYTES,
     CrcMismatchError,
     FrameLengthError,
@@ -22,7 +21,8 @@ from firmware_bridge.uart_frames import (
     decode_frame,
     encode_frame,
 )
-from firmware_bridge.uart_messages import (
+from firmware_bridge.uart.link import LinkState, UartLink, UartSettings
+from firmware_bridge.uart.messages import (
     Audio,
     AudioStart,
     AudioStop,
@@ -36,7 +36,7 @@ from firmware_bridge.uart_messages import (
     from_frame,
     to_frame,
 )
-from firmware_bridge.uart_transport import LinkDownError, SerialTransport
+from firmware_bridge.uart.transport import LinkDownError, SerialTransport
 
 COBS_VECTORS = [  # from Cheshire & Baker's paper / the Wikipedia article
     (b"\x00", b"\x01\x01"),

@@ -20,7 +20,7 @@ import pytest
 from bridge_server import ServerThread
 from processes import SHUTDOWN_SECONDS, STARTUP_SECONDS, wait_for_port
 
-from edge.demo import demo_turns
+from edge.runtime.demo import demo_turns
 from firmware_bridge.simulator import wav_request_pcm
 
 SATELLITE_VERSION = "1.0.0"

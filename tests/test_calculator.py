@@ -2,10 +2,10 @@ import time
 
 import pytest
 
-from edge.nlu.text import normalize_utterance
-from edge.skills.arithmetic import DivisionByZeroError, ResultTooLargeError
+from edge.core.text.normalize import normalize_utterance
 from edge.skills.base import SkillRequest
-from edge.skills.calculator import CalculatorSkill, calculate
+from edge.skills.builtin.arithmetic import DivisionByZeroError, ResultTooLargeError
+from edge.skills.builtin.calculator import CalculatorSkill, calculate
 
 
 def ask(raw: str) -> str:

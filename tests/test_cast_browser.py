@@ -21,8 +21,8 @@ from cast_helpers import (
     unique,
 )
 
-from edge.events import Card, encode_event
-from edge.settings import CastSettings
+from edge.core.events import Card, encode_event
+from edge.core.settings import CastSettings
 
 cast_deps()
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright: pip install -e '.[test]'")

@@ -8,11 +8,11 @@ from cast_helpers import png_bytes
 
 from edge.cast.card import CardLimits, CardRejected, CardTooLarge, image_type, sanitize_card
 from edge.cast.choose import choose_screens, hint_score
-from edge.cast.discovery import Screen
 from edge.cast.pairing import PairedSpeakers, PairingCode, PairingError, ScreenTokens
 from edge.cast.render import ALLOWED_TAGS, card_view, markdown_tree
-from edge.events import Card, decode_event, encode_event
-from edge.settings import CastSettings, load_settings
+from edge.cast.screens import Screen
+from edge.core.events import Card, decode_event, encode_event
+from edge.core.settings import CastSettings, load_settings
 
 pytest.importorskip("markdown_it", reason="rendering cards needs the cast extra: pip install -e '.[cast]'")
 

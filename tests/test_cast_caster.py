@@ -7,8 +7,8 @@ import pytest
 from cast_helpers import LOOPBACK, CompanionProcess, CompanionThread, LoopThread, cast_deps, unique
 from processes import STARTUP_SECONDS
 
-from edge.events import Card
-from edge.settings import CastSettings
+from edge.core.events import Card
+from edge.core.settings import CastSettings
 
 cast_deps()
 

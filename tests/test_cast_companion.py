@@ -5,8 +5,8 @@ import json
 import pytest
 from cast_helpers import LOOPBACK, CompanionThread, LoopThread, cast_deps, png_bytes
 
-from edge.events import Card, encode_event
-from edge.settings import CastSettings
+from edge.core.events import Card, encode_event
+from edge.core.settings import CastSettings
 
 cast_deps()
 

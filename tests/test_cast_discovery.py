@@ -7,8 +7,9 @@ import pytest
 from cast_helpers import LOOPBACK, CompanionProcess, CompanionThread, LoopThread, cast_deps, unique
 
 from edge.cast.chromecast import local_address_for, relay_page_url, room_from_name, screen_from_cast_info
-from edge.cast.discovery import ScreenState
-from edge.settings import CastSettings
+from edge.cast.screens import ScreenState
+from edge.core.events import Card
+from edge.core.settings import CastSettings
 
 cast_deps()
 
@@ -135,7 +136,7 @@ def test_chromecasts_with_a_screen_are_listed_speakers_and_groups_are_not(advert
         assert (tv.kind, tv.port, tv.model) == ("chromecast", 8009, "Chromecast") and tv.room.endswith("living room")
         assert names["mini"] not in listed and names["group"] not in listed
         # No Chromecast answers at 127.0.0.1:8009, so the cast must end speech-only, with the reason.
-        outcome = caster.cast(__import__("edge.events").events.Card(title="hi"), hint=names["tv"]).outcome(timeout=20)
+        outcome = caster.cast(Card(title="hi"), hint=names["tv"]).outcome(timeout=20)
         assert outcome["status"] == "speech-only", outcome
         assert outcome["failed"][0]["screen"] == names["tv"]
 

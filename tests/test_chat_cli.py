@@ -50,7 +50,7 @@ def test_json_traces_and_a_fact_across_two_runs(env):
     assert traces[1]["dialogue"] == {"action": "sentence", "intent": "hotel_book", "slots": {"place": "london"},
                                      "expects_follow_up": True, "follow_up_seconds": 8.0, "asked_slot": "date",
                                      "confirming": False}
-    assert traces[1]["intent"] and set(traces[1]["stages_ms"]) == {"nlu", "dialogue"}
+    assert traces[1]["intent"] and {"nlu", "skill"} <= set(traces[1]["stages_ms"])  # the same stages as edge ask
     second = chat(env, ["what's my home city", "what is the weather like", "and tomorrow?"])
     assert second.stdout.splitlines() == [
         "edge> Your home city is Shanghai.",

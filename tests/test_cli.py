@@ -10,7 +10,7 @@ import pytest
 from processes import STARTUP_SECONDS
 
 from edge.audio.wavio import wav_bytes
-from edge.demo import demo_turns
+from edge.runtime.demo import demo_turns
 
 
 def edge(*args, database, timeout=STARTUP_SECONDS):

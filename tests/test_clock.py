@@ -3,11 +3,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.nlu.text import normalize_utterance
-from edge.settings import SkillSettings
+from edge.core.settings import SkillSettings
+from edge.core.text.normalize import normalize_utterance
 from edge.skills.base import SkillError, SkillRequest
-from edge.skills.clock import (
-    ClockSkill,
+from edge.skills.builtin.clock import ClockSkill
+from edge.skills.phrasing import (
     describe_day,
     describe_duration,
     describe_time,

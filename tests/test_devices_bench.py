@@ -2,8 +2,8 @@
 
 import pytest
 
-from devices.bench import bench_nlu, read_sentences, run_stage, summarize
-from edge.settings import NluSettings
+from bench.devices.bench import bench_nlu, read_sentences, run_stage, summarize
+from edge.core.settings import NluSettings
 
 
 def test_sentences_are_spread_evenly_over_the_file(tmp_path):
@@ -35,7 +35,7 @@ def test_summary_percentiles():
 
 
 def test_agreement_counts_same_top_intents_and_reports_accuracy_change():
-    from devices.agreement import compare
+    from bench.devices.agreement import compare
 
     def run(provider, intents):
         rows = [{"text": f"t{index}", "label": "a", "intent": intent, "confidence": 0.5 + index / 10}

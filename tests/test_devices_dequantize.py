@@ -1,4 +1,4 @@
-"""The float rewrite of a dynamic-INT8 model that NPU toolchains need (devices/dequantize.py)."""
+"""The float rewrite of a dynamic-INT8 model that NPU toolchains need (bench/devices/dequantize.py)."""
 
 from pathlib import Path
 
@@ -10,7 +10,7 @@ onnxruntime = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from devices.dequantize import MASK_VALUE, DequantizeError, dequantize_model  # noqa: E402
+from bench.devices.dequantize import MASK_VALUE, DequantizeError, dequantize_model  # noqa: E402
 
 WIDTH, VOCABULARY = 16, 40
 

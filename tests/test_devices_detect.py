@@ -10,9 +10,9 @@ import pytest
 from devices import detect as detect_module
 from devices.detect import UnknownProfileError, choose_providers, detect, resolve
 from devices.profile import load_profiles
+from edge.core.settings import NluSettings
 from edge.nlu.bundle import BundleError
 from edge.nlu.runtime import IntentModel
-from edge.settings import NluSettings
 
 PI5_CPUINFO = "processor\t: 0\nBogoMIPS\t: 108.00\nprocessor\t: 1\nprocessor\t: 2\nprocessor\t: 3\n" \
     "Revision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n"
@@ -127,7 +127,7 @@ def test_corrupt_onnx_is_refused_naming_the_file(tiny_bundle, tmp_path):
 
 
 def test_edge_devices_prints_board_profile_and_choice(tmp_path, capsys):
-    from edge.cli import main
+    from edge.cli.main import main
 
     root = fake_root(tmp_path, "Raspberry Pi 5 Model B Rev 1.0")
     assert main(["devices", "--json", "--root", str(root)]) == 0

@@ -1,4 +1,4 @@
-"""The README's device table is generated from the result JSONs and matches them."""
+"""The device table of docs/devices.md is generated from the result JSONs and matches them."""
 
 import json
 import shutil
@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from devices.readme_table import END, REPOSITORY, START, TableError, main, render, replace_block
+from bench.devices.readme_table import END, REPOSITORY, START, TableError, main, render, replace_block
 
 RESULTS = REPOSITORY / "bench" / "results"
 
 
-def test_readme_device_table_matches_the_result_files():
-    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+def test_the_device_table_matches_the_result_files():
+    readme = (REPOSITORY / "docs" / "devices.md").read_text(encoding="utf-8")
     block = readme[readme.index(START): readme.index(END) + len(END)]
-    assert block == render(RESULTS), "README.md's device table is stale: run python -m devices.readme_table"
+    assert block == render(RESULTS), "docs/devices.md's table is stale: run python -m bench.devices.readme_table"
     for path in RESULTS.glob("agreement_cpu_vs_*.json"):
         data = json.loads(path.read_text())
         assert f"| {data['agreement']:.2%}" in block and f"`{path.name}`" in block

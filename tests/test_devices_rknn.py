@@ -1,8 +1,8 @@
-"""The RK3588 conversion's pieces that run without rknn-toolkit2 (devices/rknn_check.py)."""
+"""The RK3588 conversion's pieces that run without rknn-toolkit2 (bench/devices/rknn_check.py)."""
 
 import pytest
 
-from devices.rknn_check import FLOAT16_LAYERS, RknnError, convert_and_run, main, set_float16_layers
+from bench.devices.rknn_check import FLOAT16_LAYERS, RknnError, convert_and_run, main, set_float16_layers
 
 STEP1_CONFIG = """\
 custom_quantize_layers: {}

@@ -11,9 +11,9 @@ import pytest
 
 from devices import detect as detect_module
 from devices.rknn_runtime import RknnModelError, RknnSession, RknnUnavailableError, check_rknn_file
+from edge.core.settings import DeviceSettings, NluSettings
 from edge.nlu.bundle import BundleError
 from edge.nlu.runtime import IntentModel
-from edge.settings import DeviceSettings, NluSettings
 
 ROCK5_MODEL = "Radxa ROCK 5B"
 
@@ -81,14 +81,14 @@ def test_profile_provider_not_installed_falls_back_to_cpu_with_one_warning(tiny_
 
 
 def test_pipeline_loads_the_intent_model_on_the_profile_providers(tiny_bundle, tmp_path, caplog):
-    from edge.pipeline import Pipeline
-    from edge.settings import load_settings
+    from edge.core.settings import load_settings
+    from edge.runtime.turn import Turn
 
     settings = load_settings(environ={}, overrides={
         "nlu.bundle_dir": str(tiny_bundle), "device.profile": "intel-npu",
         "skills.database_path": str(tmp_path / "edge.sqlite3"),
     })
-    pipeline = Pipeline.load(settings, with_asr=False)
+    pipeline = Turn.load(settings, with_asr=False)
     try:
         import onnxruntime
 
@@ -173,7 +173,7 @@ def test_rknn_session_pads_to_the_model_length_and_cuts_slots_back(tiny_bundle):
 def test_edge_devices_says_why_the_npu_is_not_used(tmp_path, capsys, no_rknn_lite):
     import json
 
-    from edge.cli import main
+    from edge.cli.main import main
 
     assert main(["devices", "--json", "--root", str(fake_root(tmp_path, ROCK5_MODEL))]) == 0
     shown = json.loads(capsys.readouterr().out)

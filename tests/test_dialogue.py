@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.conversation import DialogueManager
+from edge.core.settings import NluSettings, Settings, SkillSettings
+from edge.dialogue import DialogueManager
 from edge.nlu.runtime import IntentModel
-from edge.settings import NluSettings, Settings, SkillSettings
-from edge.skills.alerts import AlertScheduler
+from edge.runtime.alerts import AlertScheduler
 from edge.skills.loader import load_skills
 from edge.skills.providers import Forecast, WeatherProvider
 

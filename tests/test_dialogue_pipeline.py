@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 
 from edge.audio.wavio import RequestAudio, resample
-from edge.pipeline import Pipeline
-from edge.settings import load_settings
-from edge.skills.alerts import AlertScheduler
-from edge.tts import bundled_voice_paths
+from edge.core.settings import load_settings
+from edge.runtime.alerts import AlertScheduler
+from edge.runtime.turn import Turn
+from edge.tts.piper import bundled_voice_paths
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FIXED_NOW = datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)  # a Wednesday
 
-if not hasattr(Pipeline, "announce"):
-    pytest.skip("the dialogue layer is not wired into edge/pipeline.py yet (docs/dialogue_integration.patch)",
+if not hasattr(Turn, "announce"):
+    pytest.skip("the dialogue layer is not wired into edge/runtime/turn.py yet (docs/dialogue_integration.patch)",
                 allow_module_level=True)
 
 
@@ -34,7 +34,7 @@ def settings_for(database):
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     database = tmp_path_factory.mktemp("dialogue") / "edge.sqlite3"
-    loaded = Pipeline.load(settings_for(database), clock=lambda: FIXED_NOW)
+    loaded = Turn.load(settings_for(database), clock=lambda: FIXED_NOW)
     yield loaded
     loaded.close()
 
@@ -66,7 +66,7 @@ def test_spoken_hotel_booking(pipeline, user_voice):
     ]
     for said, reply, follow_up in script:
         result = pipeline.run_audio(spoken(user_voice, said), session="spoken-hotel")
-        trace = result.trace
+        trace = result.trace.to_dict()
         assert "error" not in trace, trace
         assert trace["reply"] == reply, trace["transcript"]
         assert trace["route"] == "local" and trace["route_rule"] == "dialogue"
@@ -76,14 +76,14 @@ def test_spoken_hotel_booking(pipeline, user_voice):
 
 def test_spoken_timer_fires_and_is_announced(pipeline, user_voice):
     result = pipeline.run_audio(spoken(user_voice, "Set a timer for five seconds."), session="timer")
-    assert result.trace["reply"] == "Timer set for 5 seconds."
+    assert result.trace.to_dict()["reply"] == "Timer set for 5 seconds."
     announced = []
     scheduler = AlertScheduler(pipeline.skill_context, lambda alert: announced.append(pipeline.announce(alert)))
     assert scheduler.poll(FIXED_NOW + timedelta(seconds=4)) == []
     alerts = scheduler.poll(FIXED_NOW + timedelta(seconds=6))
     assert [alert.text for alert in alerts] == ["Your timer for 5 seconds is done."]
     audio = announced[0]
-    heard = pipeline.asr.transcribe(resample(audio.samples.astype(np.float32) / 32768.0, audio.sample_rate, 16000), 16000)
+    heard = pipeline.transcribe(resample(audio.samples.astype(np.float32) / 32768.0, audio.sample_rate, 16000), 16000)
     assert "timer" in heard.text.lower() and "done" in heard.text.lower()
 
 
@@ -93,7 +93,7 @@ NO_WEATHER = "no weather service is set up on this speaker."
 
 def say(pipeline, user_voice, text, session):
     """One spoken turn; the trace, after checking that the dialogue layer answered it on the device."""
-    trace = pipeline.run_audio(spoken(user_voice, text), session=session).trace
+    trace = pipeline.run_audio(spoken(user_voice, text), session=session).trace.to_dict()
     assert "error" not in trace, trace
     assert trace["route"] == "local" and trace["route_rule"] == "dialogue", trace
     return trace
@@ -148,7 +148,7 @@ def test_spoken_cancellation_of_an_offer_books_nothing(pipeline, user_voice):
     assert active_frame(pipeline, session) is None and not pipeline.dialogue.expects_follow_up(session)
 
     # A late "yes" confirms nothing: the offer is gone, so the dialogue does not claim the turn.
-    late = pipeline.run_audio(spoken(user_voice, "Yes, please."), session=session).trace
+    late = pipeline.run_audio(spoken(user_voice, "Yes, please."), session=session).trace.to_dict()
     assert late["route_rule"] != "dialogue" and late["dialogue"]["action"] == "model"
     assert not late["reply"].startswith("Booked")
     assert bookings(pipeline) == before
@@ -172,7 +172,7 @@ def test_spoken_context_carry_over(pipeline, user_voice):
 
 def test_typed_correction_cancellation_and_context(pipeline):
     def say_typed(text):
-        return pipeline.run_text(text, session="typed").trace
+        return pipeline.run_text(text, session="typed").trace.to_dict()
 
     assert say_typed("book a hotel in london for tomorrow")["reply"] == "What's your budget per night?"
     corrected = say_typed("no, I meant Friday")
@@ -187,7 +187,7 @@ def test_typed_correction_cancellation_and_context(pipeline):
 
 def test_a_spoken_fact_survives_a_restart_and_fills_a_slot(tmp_path, user_voice):
     settings = settings_for(tmp_path / "edge.sqlite3")
-    first = Pipeline.load(settings, clock=lambda: FIXED_NOW)
+    first = Turn.load(settings, clock=lambda: FIXED_NOW)
     try:
         asked = say(first, user_voice, "What's the weather tomorrow?", "before")
         assert asked["reply"] == "For which city?" and asked["dialogue"]["asked_slot"] == "place"
@@ -200,7 +200,7 @@ def test_a_spoken_fact_survives_a_restart_and_fills_a_slot(tmp_path, user_voice)
     finally:
         first.close()
 
-    second = Pipeline.load(settings, clock=lambda: FIXED_NOW)  # a new process would load exactly this
+    second = Turn.load(settings, clock=lambda: FIXED_NOW)  # a new process would load exactly this
     try:
         weather = say(second, user_voice, "What's the weather tomorrow?", "after")
         assert weather["reply"] == f"I have no weather data for Shanghai tomorrow: {NO_WEATHER}"

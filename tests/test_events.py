@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from edge.events import (
+from edge.core.events import (
     EVENT_TYPES,
     AudioChunk,
     AudioStart,

@@ -18,13 +18,13 @@ from whisper_onnx_fixture import ensure_whisper_onnx  # noqa: E402
 from bench.conversation import Segment, alexa_clips, build  # noqa: E402
 from edge.audio.files import FileSink, FileSource  # noqa: E402
 from edge.audio.wavio import write_wav  # noqa: E402
-from edge.demo import demo_turns  # noqa: E402
-from edge.settings import load_settings  # noqa: E402
+from edge.core.settings import load_settings  # noqa: E402
+from edge.runtime.demo import demo_turns  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    from edge.live import LiveLoop
+    from edge.runtime.live import LiveLoop
 
     ensure_whisper_onnx()
     database = tmp_path_factory.mktemp("live") / "edge.sqlite3"
@@ -52,7 +52,7 @@ def recording(tmp_path, segments, name="conversation.wav", rate=16000, channels=
 def serve(loop, path, out=None):
     loop.activation.reset()
     sink = FileSink(out)
-    return loop.run(FileSource(path), sink), sink
+    return [trace.to_dict() for trace in loop.run(FileSource(path), sink)], sink
 
 
 def test_three_wake_word_requests_in_noise_give_exactly_three_turns(loop, tmp_path):

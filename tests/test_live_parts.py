@@ -14,36 +14,54 @@ from edge.audio.files import FileSink
 from edge.audio.network import NetworkSource
 from edge.audio.stream import AudioDeviceError, FrameSource
 from edge.audio.wavio import read_request_audio
-from edge.demo import demo_turns
-from edge.live import LiveLoop
-from edge.settings import LiveSettings, Settings, VadSettings
-from edge.streaming_tts import StreamingTts, reply_pieces
-from edge.tts import SpeechAudio
-from edge.vad import SileroVad
-from edge.wake import PushToTalk
+from edge.core.settings import LiveSettings, Settings, VadSettings
+from edge.core.trace import TurnTrace
+from edge.listen.vad import SileroVad
+from edge.listen.wake import PushToTalk
+from edge.runtime.demo import demo_turns
+from edge.runtime.live import LiveLoop
+from edge.runtime.turn import TurnResult
+from edge.tts.chunking import reply_pieces
+from edge.tts.piper import SpeechAudio
+from edge.tts.speech import SpokenReply
 
 SPEECH = (read_request_audio(demo_turns()[0].wav).samples * 32767).astype(np.int16)
 GAP = np.zeros(16000 * 2, np.int16)
 
 
-@dataclass
-class _Result:
-    trace: dict
+class _QuietAlerts:
+    """The loop polls alerts between requests; these tests set none."""
+
+    def poll(self, now=None):
+        return []
 
 
 @dataclass
-class FakePipeline:
-    """Answers with canned replies, speaking them through the StreamingTts like the real one."""
+class FakeTurn:
+    """Stands in for `Turn` to test the loop's mechanics without the big models (tests/test_live_loop.py
+    runs the real one): canned replies, spoken through `SpokenReply` like the real turn speaks them."""
 
-    tts: object
+    voice: object
     replies: list[str]
     heard: list[float] = field(default_factory=list)
+    interrupted: threading.Event = field(default_factory=threading.Event)
 
-    def run_audio(self, audio):
+    def run_audio(self, audio, session="local", area="", on_audio=None):
         self.heard.append(audio.seconds)
         text = self.replies[len(self.heard) - 1]
-        list(self.tts.synthesize(text))
-        return _Result({"transcript": "...", "reply": text, "route": "local", "timestamps_ms": {}})
+        self.interrupted.clear()
+        spoken = SpokenReply(self.voice, on_piece=on_audio, interrupted=self.interrupted)
+        spoken.say(text, from_markdown=False)
+        asks = text.endswith("?")
+        trace = TurnTrace(session=session, transcript="...", reply=text, expects_follow_up=asks,
+                          follow_up_seconds=5.0 if asks else 0.0)
+        return TurnResult(trace=trace, reply_audio=spoken.audio())
+
+    def interrupt(self, session="local"):
+        self.interrupted.set()
+
+    def alert_scheduler(self, announce):
+        return _QuietAlerts()
 
     def close(self):
         pass
@@ -79,37 +97,34 @@ def vad():
 
 
 def test_a_question_opens_the_follow_up_window_without_the_wake_word(vad):
-    voice = FakeVoice()
-    tts = StreamingTts(voice)
-    pipeline = FakePipeline(tts, ["Which alarm?", "Done."])
+    turn = FakeTurn(FakeVoice(), ["Which alarm?", "Done."])
     button = PushToTalk()
-    loop = LiveLoop(Settings(), pipeline, button, vad, tts)
+    loop = LiveLoop(Settings(), turn, button, vad)
     samples = np.concatenate([GAP, SPEECH, GAP, GAP, SPEECH, GAP, GAP])
     sink = FileSink(None)
     traces = loop.run(ButtonSource(samples, button, presses=[len(GAP) // 2]), sink)
-    assert [t["live"]["trigger"] for t in traces] == ["push-to-talk", "follow-up"]
-    assert [t["reply"] for t in traces] == ["Which alarm?", "Done."]
+    assert [t.live["trigger"] for t in traces] == ["push-to-talk", "follow-up"]
+    assert [t.reply for t in traces] == ["Which alarm?", "Done."]
     assert sink.replies[1].started_at > sink.replies[0].ends_at  # the answer came after the question was heard
 
 
 def test_without_a_press_push_to_talk_never_listens(vad):
-    voice = FakeVoice()
-    tts = StreamingTts(voice)
     button = PushToTalk()
-    loop = LiveLoop(Settings(), FakePipeline(tts, []), button, vad, tts)
+    loop = LiveLoop(Settings(), FakeTurn(FakeVoice(), []), button, vad)
     assert loop.run(ButtonSource(np.concatenate([GAP, SPEECH, GAP]), button, presses=[]), FileSink(None)) == []
 
 
 def test_reply_audio_reaches_the_listener_before_later_pieces_are_made():
     voice = FakeVoice()
-    tts = StreamingTts(voice)
     heard_when = []
-    tts.listen(lambda piece: heard_when.append(len(voice.made)))
-    list(tts.synthesize("Today is Sunday, November 29, 2026. Anything else?"))
+    interrupted = threading.Event()
+    spoken = SpokenReply(voice, on_piece=lambda piece: heard_when.append(len(voice.made)), interrupted=interrupted)
+    spoken.say("Today is Sunday, November 29, 2026. Anything else?", from_markdown=False)
     assert voice.made == ["Today is Sunday,", "November 29, 2026.", "Anything else?"]
     assert heard_when == [1, 2, 3]  # each piece was played as soon as it was made
-    tts.interrupt()
-    assert list(tts.synthesize("One. Two.")) == []
+    interrupted.set()
+    assert not spoken.say("One. Two.", from_markdown=False)  # barge-in: nothing more is made
+    assert len(heard_when) == 3
 
 
 def test_reply_pieces_keep_short_sentences_whole():
@@ -130,7 +145,7 @@ _DEVICE_SCRIPT = """
 import json, time
 import numpy as np
 from edge.audio.devices import MicrophoneSource, SpeakerSink, find_input_device
-from edge.settings import LiveSettings
+from edge.core.settings import LiveSettings
 settings = LiveSettings(reconnect_attempts=1)
 name = find_input_device(settings)
 source = MicrophoneSource(settings)
@@ -357,20 +372,18 @@ def test_edge_run_listens_on_the_microphone_until_interrupted(tmp_path):
 
 
 def test_a_turn_that_raises_is_traced_and_the_loop_goes_on(vad):
-    class Broken(FakePipeline):
+    class Broken(FakeTurn):
         failed = False
 
-        def run_audio(self, audio):
+        def run_audio(self, audio, session="local", area="", on_audio=None):
             if not self.failed:
                 self.failed = True
                 raise RuntimeError("boom")
-            return super().run_audio(audio)
+            return super().run_audio(audio, session, area, on_audio)
 
-    voice = FakeVoice()
-    tts = StreamingTts(voice)
     button = PushToTalk()
-    loop = LiveLoop(Settings(), Broken(tts, ["Done."]), button, vad, tts)
+    loop = LiveLoop(Settings(), Broken(FakeVoice(), ["Done."]), button, vad)
     samples = np.concatenate([GAP, SPEECH, GAP, GAP, SPEECH, GAP])
     presses = [len(GAP) // 2, 3 * len(GAP) + len(SPEECH)]
     traces = loop.run(ButtonSource(samples, button, presses), FileSink(None))
-    assert traces[0]["error"]["text"] == "boom" and traces[1]["reply"] == "Done."
+    assert traces[0].error["text"] == "boom" and traces[1].reply == "Done."

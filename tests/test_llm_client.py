@@ -8,7 +8,8 @@ pytest.importorskip("httpx", reason="the LLM client needs httpx: pip install -e 
 
 from fake_openai import FakeOpenAI  # noqa: E402
 
-from edge.llm import (  # noqa: E402
+from edge.core.settings import LlmSettings  # noqa: E402
+from edge.llm.client import (  # noqa: E402
     CircuitBreaker,
     CircuitOpen,
     LlmClient,
@@ -19,8 +20,7 @@ from edge.llm import (  # noqa: E402
     LlmTimeout,
     LlmUnavailable,
 )
-from edge.settings import LlmSettings  # noqa: E402
-from edge.sse import SseDecoder, SseError  # noqa: E402
+from edge.llm.sse import SseDecoder, SseError  # noqa: E402
 
 QUESTION = LlmRequest(messages=({"role": "user", "content": "What is the capital of France?"},))
 
@@ -141,7 +141,7 @@ def test_control_characters_in_the_answer_are_removed():
 
 
 def test_nothing_listening_is_unavailable_quickly():
-    from edge.offline_llm import free_port
+    from edge.llm.offline import free_port
 
     client = LlmClient(endpoint(f"http://127.0.0.1:{free_port('127.0.0.1')}/v1", retry_backoff_seconds=0.05))
     started = time.monotonic()

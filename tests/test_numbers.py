@@ -1,6 +1,6 @@
 import pytest
 
-from edge.numbers import decimal_to_words, format_number_for_speech, int_to_words, parse_number_words
+from edge.core.text.numbers import decimal_to_words, format_number_for_speech, int_to_words, parse_number_words
 
 
 def test_int_to_words_still_spells_numbers():

@@ -8,12 +8,12 @@ import pytest
 from tiny_bundle import build_tiny_bundle
 
 from distill.metrics import choose_oos_threshold, decide_intents
-from edge.events import IntentResult
+from edge.core.events import IntentResult
+from edge.core.settings import NluSettings, RouterSettings
+from edge.escalation.router import Router
 from edge.nlu.bundle import BundleError
 from edge.nlu.oos import in_scope_scores, out_of_scope_mask
 from edge.nlu.runtime import IntentModel
-from edge.router import Router
-from edge.settings import NluSettings, RouterSettings
 
 # In the tiny bundle every word votes 3.0 for one intent: "set alarm" for alarm_set, "weather in"
 # for weather_query, "the" for out_of_scope. So this request is split evenly between two in-scope
@@ -87,7 +87,7 @@ def test_with_no_router_threshold_a_margin_bundle_s_own_decision_escalates():
 
 
 def _feed(model, text):
-    from edge.nlu.text import normalize_utterance
+    from edge.core.text.normalize import normalize_utterance
 
     encoding = model._tokenizer.encode(normalize_utterance(text))
     return {

@@ -3,8 +3,8 @@
 import pytest
 from cast_helpers import LOOPBACK, CompanionThread, cast_deps, unique
 
-from edge.pipeline import Pipeline
-from edge.settings import CastSettings, load_settings
+from edge.core.settings import CastSettings, load_settings
+from edge.runtime.turn import Turn
 
 cast_deps()
 
@@ -23,7 +23,7 @@ def kitchen(tmp_path_factory):
     caster = CardCaster(speaker, speaker_name="Kitchen speaker").start()
     database = tmp_path_factory.mktemp("skills") / "edge.sqlite3"
     settings = load_settings(environ={}, overrides={"skills.database_path": str(database)})
-    pipeline = Pipeline.load(settings, with_asr=False, caster=caster)
+    pipeline = Turn.load(settings, with_asr=False, caster=caster)
     try:
         caster.pair(name, screen.code(), timeout=5)
         yield pipeline, screen, name
@@ -36,7 +36,7 @@ def kitchen(tmp_path_factory):
 def test_a_list_card_is_cast_to_the_paired_screen(kitchen):
     pipeline, screen, name = kitchen
     pipeline.run_text("add milk to my shopping list")
-    trace = pipeline.run_text("what is on my shopping list").trace
+    trace = pipeline.run_text("what is on my shopping list").trace.to_dict()
     assert trace["route"] == "local"
     assert "milk" in trace["reply"].lower()
     cast = trace["card"]["cast"]
@@ -46,10 +46,10 @@ def test_a_list_card_is_cast_to_the_paired_screen(kitchen):
 
 def test_without_a_caster_the_card_stays_speech_only(tmp_path):
     settings = load_settings(environ={}, overrides={"skills.database_path": str(tmp_path / "s.sqlite3")})
-    pipeline = Pipeline.load(settings, with_asr=False)
+    pipeline = Turn.load(settings, with_asr=False)
     try:
         pipeline.run_text("add eggs to my shopping list")
-        trace = pipeline.run_text("what is on my shopping list").trace
+        trace = pipeline.run_text("what is on my shopping list").trace.to_dict()
     finally:
         pipeline.close()
     assert trace["card"]["cast"]["status"] == "speech-only"
@@ -66,6 +66,6 @@ def test_without_a_caster_the_card_stays_speech_only(tmp_path):
     ],
 )
 def test_screen_hint(transcript, hint):
-    from edge.pipeline import screen_hint
+    from edge.runtime.turn import screen_hint
 
     assert screen_hint(transcript) == hint

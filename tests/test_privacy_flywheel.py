@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
-from edge.flywheel import Flywheel, FlywheelError, read_examples
-from edge.ledger import PrivacyLedger
-from edge.redact import redact
+from edge.escalation.flywheel import Flywheel, FlywheelError, read_examples
+from edge.escalation.ledger import PrivacyLedger
+from edge.escalation.redaction import redact
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,12 @@
 
 import pytest
 
-from edge.dialogue import DialogueState, parse_correction
-from edge.events import IntentResult
-from edge.router import Router
-from edge.settings import RouterSettings
-from edge.speech import SpeechChunker, answer_card, speakable
+from edge.core.events import IntentResult
+from edge.core.settings import RouterSettings
+from edge.escalation.history import DialogueState, parse_correction
+from edge.escalation.router import Router
+from edge.tts.chunking import SpeechChunker, speakable
+from edge.tts.speech import answer_card
 
 
 def intent(name, confidence):
@@ -159,8 +160,8 @@ def test_open_ended_requests_escalate_whatever_intent_the_model_guesses(router):
 
 
 def test_the_issue_example_goes_to_the_cloud_through_the_real_intent_model():
+    from edge.core.settings import NluSettings
     from edge.nlu.runtime import IntentModel
-    from edge.settings import NluSettings
 
     model = IntentModel.load(NluSettings())
     real = Router(RouterSettings(), bundle_threshold=model.manifest.oos_threshold, oos_label=model.manifest.oos_label)

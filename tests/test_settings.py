@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from edge.settings import Settings, SettingsError, load_settings
+from edge.core.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_without_any_source():

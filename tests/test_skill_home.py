@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from edge.conversation import DialogueManager
+from edge.core.settings import HomeSettings, NluSettings, Settings, SkillSettings
+from edge.dialogue import DialogueManager
 from edge.nlu.runtime import IntentModel
-from edge.settings import HomeSettings, NluSettings, Settings, SkillSettings
 from edge.skills.base import SkillRequest
-from edge.skills.home_backends import HomeAssistantBackend, HomeCommand, HomeError, MqttBackend
+from edge.skills.builtin.home_backends import HomeAssistantBackend, HomeCommand, HomeError, MqttBackend
 from edge.skills.loader import load_skills
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)

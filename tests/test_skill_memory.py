@@ -70,7 +70,7 @@ def test_a_corrupt_database_is_backed_up_never_overwritten(tmp_path, caplog):
     database = tmp_path / "edge.sqlite3"
     garbage = b"this is not a database, but it may be somebody's only copy of something\n" * 100
     database.write_bytes(garbage)
-    with caplog.at_level(logging.ERROR, logger="edge.skills.store"):
+    with caplog.at_level(logging.ERROR, logger="edge.core.storage"):
         store = SkillStore(database)
     try:
         backup = store.recovered_from

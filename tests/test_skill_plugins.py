@@ -14,12 +14,12 @@ from typing import ClassVar
 import pytest
 from processes import STARTUP_SECONDS
 
-from edge.conversation import DialogueManager
-from edge.events import IntentResult
-from edge.settings import Settings, SkillSettings
-from edge.skills import SkillRegistry
+from edge.core.events import IntentResult
+from edge.core.settings import Settings, SkillSettings
+from edge.dialogue import DialogueManager
 from edge.skills.base import Skill, SkillReply, SkillRequest
 from edge.skills.loader import load_skills
+from edge.skills.registry import SkillRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 from edge.skills.examples import collect_skill_examples
 from edge.skills.spec import load_skill_spec
 from edge.skills.templates import match_template, parse_template, strip_polite
@@ -97,8 +97,8 @@ def test_the_rebuilt_bundle_carries_the_skills_intents(rebuilt):
 
 
 def test_the_rebuilt_model_predicts_the_new_intent(rebuilt):
+    from edge.core.settings import NluSettings
     from edge.nlu.runtime import IntentModel
-    from edge.settings import NluSettings
 
     model = IntentModel.load(NluSettings(bundle_dir=str(rebuilt)))
     for text, reply in HELD_OUT.items():

@@ -5,21 +5,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.nlu.text import normalize_utterance
-from edge.settings import SkillSettings
-from edge.skills import (
-    FALLBACK_SKILL,
-    AlarmSkill,
-    CalculatorSkill,
-    ClockSkill,
-    DuplicateIntentError,
-    Skill,
-    SkillError,
-    SkillRegistry,
-    SkillReply,
-    SkillRequest,
-    builtin_skills,
-)
+from edge.core.settings import SkillSettings
+from edge.core.text.normalize import normalize_utterance
+from edge.skills.base import Skill, SkillError, SkillReply, SkillRequest
+from edge.skills.builtin import builtin_skills
+from edge.skills.builtin.alarms import AlarmSkill
+from edge.skills.builtin.calculator import CalculatorSkill
+from edge.skills.builtin.clock import ClockSkill
+from edge.skills.registry import FALLBACK_SKILL, DuplicateIntentError, SkillRegistry
 
 NOW = datetime(2026, 11, 29, 7, 5, tzinfo=ZoneInfo("America/Los_Angeles"))
 

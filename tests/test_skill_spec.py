@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 from edge.skills.examples import collect_skill_examples, expand_spec, to_bio
 from edge.skills.slots import Money, SlotContext, parse_slot
 from edge.skills.spec import SkillSpecError, parse_skill_spec

@@ -1,7 +1,7 @@
 import pytest
 
-from edge.nlu.text import normalize_utterance
-from edge.numbers import decimal_to_words, int_to_words
+from edge.core.text.normalize import normalize_utterance
+from edge.core.text.numbers import decimal_to_words, int_to_words
 
 
 @pytest.mark.parametrize(

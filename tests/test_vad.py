@@ -5,9 +5,9 @@ import pytest
 
 from edge.audio.stream import to_int16
 from edge.audio.wavio import read_request_audio
-from edge.demo import demo_turns
-from edge.settings import VadSettings
-from edge.vad import Endpoint, Endpointer, SileroVad, VadError
+from edge.core.settings import VadSettings
+from edge.listen.vad import Endpoint, Endpointer, SileroVad, VadError
+from edge.runtime.demo import demo_turns
 
 
 @pytest.fixture(scope="module")

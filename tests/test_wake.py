@@ -7,8 +7,8 @@ import pytest
 
 from edge.audio.stream import to_int16
 from edge.audio.wavio import read_request_audio
-from edge.settings import WakeSettings
-from edge.wake import PushToTalk, WakeWordDetector, WakeWordError
+from edge.core.settings import WakeSettings
+from edge.listen.wake import PushToTalk, WakeWordDetector, WakeWordError
 
 WWB = Path(__file__).resolve().parents[2] / "shared" / "data" / "wakeword" / "picovoice_wwb"
 SILENCE = np.zeros(16000, np.int16)

@@ -7,7 +7,7 @@ import pytest
 
 def ensure_whisper_onnx() -> Path:
     from edge.asr import bundled_whisper_dir
-    from edge.asr_onnx.artifacts import default_onnx_dir, is_current, read_manifest
+    from edge.asr.onnx.artifacts import default_onnx_dir, is_current, read_manifest
 
     folder = default_onnx_dir()
     if not is_current(read_manifest(folder)):

@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from distill.data.records import OOS_LABEL, DataFormatError, Example, from_word_tags, require_file
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 
 log = logging.getLogger(__name__)
 Splits = dict[str, list[Example]]

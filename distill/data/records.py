@@ -22,7 +22,7 @@ class SlotSpan:
 
 @dataclass(frozen=True)
 class Example:
-    text: str  # normalised (edge.nlu.text.normalize_utterance), words separated by single spaces
+    text: str  # normalised (edge.core.text.normalize.normalize_utterance), words separated by single spaces
     intent: str
     slots: tuple[SlotSpan, ...] | None = None  # None: the source has no slot annotation
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distill.data.records import DataFormatError, Example, SlotSpan, require_file
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|\$[\w.]+:[\w.]+|[^\s\[\]()$]+|\S")

@@ -1,5 +1,5 @@
 """Plain labelled files: CSV with a `text,intent[,slots]` header, or JSONL with `text`, `intent`
-and optional `slots` keys; also the data-flywheel export (`edge.flywheel.read_examples`).
+and optional `slots` keys; also the data-flywheel export (`edge.escalation.flywheel.read_examples`).
 
 Slots are `{"slot name": "value"}` (a JSON object; in CSV the `slots` cell holds that JSON). Each
 value must occur in the normalised text; its first occurrence becomes the span.
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.data.records import DataFormatError, Example, SlotSpan, require_file
-from edge.nlu.text import normalize_utterance
+from edge.core.text.normalize import normalize_utterance
 
 
 def load_table(path: Path) -> list[Example]:

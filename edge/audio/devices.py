@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from edge.audio.stream import SAMPLE_RATE, AudioDeviceError, AudioSink, FrameSource, to_int16
-from edge.settings import LiveSettings
+from edge.core.settings import LiveSettings
 
 logger = logging.getLogger(__name__)
 

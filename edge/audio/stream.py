@@ -12,10 +12,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from edge.core.errors import EdgeError
+
 SAMPLE_RATE = 16000  # hertz, what every stage after a source expects
 
 
-class AudioDeviceError(Exception):
+class AudioDeviceError(EdgeError):
     """A sound device is missing, busy or was unplugged; the message says what to check."""
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.core.errors import BadInputError
+
 logger = logging.getLogger(__name__)
 
 
-class AudioInputError(Exception):
+class AudioInputError(BadInputError):
     """Input audio cannot be used: not audio, empty, or unreadable. The message says which."""
 
 

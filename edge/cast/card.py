@@ -20,8 +20,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from edge.events import Card
-from edge.settings import CastSettings
+from edge.core.errors import BadInputError
+from edge.core.events import Card
+from edge.core.settings import CastSettings
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ _UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200e\u200f\u202a-\u202e\u2
 _DATA_URL = re.compile(r"data:(image/[a-z+.-]+);base64,([A-Za-z0-9+/=\s]*)\Z", re.IGNORECASE)
 
 
-class CardRejected(ValueError):
+class CardRejected(BadInputError, ValueError):
     """A card cannot be shown as it is; the message says what to change."""
 
 

@@ -29,11 +29,12 @@ from typing import Any
 from edge.cast.card import CardLimits, CardRejected, sanitize_card
 from edge.cast.choose import NAME_WORDS, choose_screens, hint_score
 from edge.cast.client import DeliveryError, PairingFailed, ScreenGone, ScreenLink, pair_with
-from edge.cast.discovery import EDGECAST_KIND, Screen, ScreenRegistry
+from edge.cast.discovery import ScreenRegistry
 from edge.cast.pairing import ScreenTokens
 from edge.cast.relay import ChromecastRelay
-from edge.events import Card
-from edge.settings import CastSettings
+from edge.cast.screens import EDGECAST_KIND, Screen
+from edge.core.events import Card
+from edge.core.settings import CastSettings
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class CardCaster:
             if len(partial) != 1:
                 known = ", ".join(sorted(s.name for s in self.screens() if s.kind == EDGECAST_KIND)) or "none"
                 raise PairingFailed(f"no companion is named {hint!r} (screens found: {known}); "
-                                    "is `edge companion` running on this network?")
+                                    "is `edge cast companion` running on this network?")
             screen = partial[0]
         if screen.kind != EDGECAST_KIND:
             raise PairingFailed(f"{screen.name} is a {screen.kind}: only companions need pairing")
@@ -200,7 +201,7 @@ class CardCaster:
         choice = choose_screens(self.registry.screens(), hint, self.settings.room, self.last_used)
         candidates = [screen for screen in choice.candidates if self.is_paired(screen)]
         if not candidates:
-            return _speech_only(started, "no paired screen is online (edge screens; edge pair NAME CODE)")
+            return _speech_only(started, "no paired screen is online (edge cast screens; edge cast pair NAME CODE)")
         if not self.settings.fallback_to_other_screens:
             candidates = candidates[:1]
         failures = []

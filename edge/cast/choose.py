@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from edge.cast.discovery import EDGECAST_KIND, Screen
+from edge.cast.screens import EDGECAST_KIND, Screen
 
 FILLER_WORDS = frozenset({
     "show", "it", "put", "cast", "send", "display", "on", "in", "to", "at", "the", "my", "a", "an", "please", "screen",

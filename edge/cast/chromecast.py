@@ -17,7 +17,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from edge.cast.discovery import Screen
+from edge.cast.screens import Screen
+from edge.core.errors import PeerError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ SCREENLESS_CAST_TYPES = frozenset({"audio", "group"})
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
-class ChromecastError(Exception):
+class ChromecastError(PeerError):
     """A Chromecast could not be reached or would not open the page."""
 
 

@@ -14,14 +14,15 @@ import logging
 import uuid
 from typing import Any
 
-from edge.cast.discovery import Screen
 from edge.cast.protocol import AUTH_SCHEME
-from edge.events import Card, encode_event
+from edge.cast.screens import Screen
+from edge.core.errors import PeerError
+from edge.core.events import Card, encode_event
 
 logger = logging.getLogger(__name__)
 
 
-class DeliveryError(Exception):
+class DeliveryError(PeerError):
     """A card did not reach a screen."""
 
 
@@ -34,10 +35,10 @@ class DeliveryRefused(DeliveryError):
 
 
 class NotPaired(DeliveryRefused):
-    """The screen does not know this speaker: pair them (`edge pair NAME CODE`)."""
+    """The screen does not know this speaker: pair them (`edge cast pair NAME CODE`)."""
 
 
-class PairingFailed(Exception):
+class PairingFailed(PeerError):
     """The screen refused the pairing code, or could not be reached."""
 
 
@@ -123,7 +124,7 @@ class ScreenLink:
             )
         except aiohttp.WSServerHandshakeError as error:
             if error.status in (401, 403):
-                raise NotPaired(f"{self.screen.name} does not know this speaker: edge pair {self.screen.name!r} CODE") from error
+                raise NotPaired(f"{self.screen.name} does not know this speaker: edge cast pair {self.screen.name!r} CODE") from error
             raise DeliveryRefused(f"{self.screen.name} refused the connection ({error.status})") from error
         except (aiohttp.ClientError, ConnectionError) as error:
             raise ScreenGone(f"cannot reach {self.screen.name} at {self.screen.base_url}: {error}") from error

@@ -1,4 +1,4 @@
-"""`edge companion`: the screen-side web app (aiohttp) that shows the cards speakers cast to it.
+"""`edge cast companion`: the screen-side web app (aiohttp) that shows the cards speakers cast to it.
 
     companion = Companion(settings.cast)      # settings.cast: a CastSettings
     await companion.start()                   # serves http://host:port/ and advertises it
@@ -26,8 +26,8 @@ from edge.cast.card import CardLimits, CardRejected, CardTooLarge
 from edge.cast.hub import CardHub
 from edge.cast.pairing import PairedSpeakers, PairingCode
 from edge.cast.protocol import AUTH_SCHEME, PROTOCOL_VERSION, ProtocolError, error_message, parse_message
-from edge.events import Card, EventDecodeError, decode_event
-from edge.settings import CastSettings
+from edge.core.events import Card, EventDecodeError, decode_event
+from edge.core.settings import CastSettings
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class Companion:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != AUTH_SCHEME or not token.strip():
             raise _json_error(
-                web.HTTPUnauthorized, "not-paired", "pair this speaker first (edge pair NAME CODE)",
+                web.HTTPUnauthorized, "not-paired", "pair this speaker first (edge cast pair NAME CODE)",
                 headers={"WWW-Authenticate": f'{AUTH_SCHEME} realm="edge-companion"'},
             )
         speaker = self.paired.speaker_for(token.strip())

@@ -11,45 +11,20 @@ mDNS removes it. All methods run on the registry's event loop.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from edge.cast.advertise import zeroconf_options
 from edge.cast.protocol import PROTOCOL_VERSION, SERVICE_TYPE
-from edge.settings import CastSettings
+from edge.cast.screens import EDGECAST_KIND, Screen, ScreenState
+from edge.core.settings import CastSettings
 
 logger = logging.getLogger(__name__)
 
-EDGECAST_KIND = "edgecast"
 RESOLVE_TIMEOUT_MS = 3000
 PROBE_TIMEOUT_SECONDS = 1.0
-
-
-class ScreenState(enum.Enum):
-    ONLINE = "online"
-    UNREACHABLE = "unreachable"  # in mDNS, but its companion did not answer the last probe
-
-
-@dataclass(frozen=True)
-class Screen:
-    key: str  # the mDNS service name, or "chromecast:<uuid>"
-    name: str
-    room: str
-    kind: str  # "edgecast" | "chromecast"
-    host: str
-    port: int
-    screen_id: str  # the companion's id (pairing tokens are kept per id), or the Chromecast's uuid
-    resolution: str = ""
-    protocol: int = PROTOCOL_VERSION
-    model: str = ""
-    state: ScreenState = ScreenState.ONLINE
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
 
 def screen_from_service(info: Any) -> Screen | None:

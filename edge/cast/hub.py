@@ -23,7 +23,7 @@ from typing import Any
 from edge.cast.card import CardLimits, sanitize_card
 from edge.cast.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_message
 from edge.cast.render import card_view
-from edge.events import Card
+from edge.core.events import Card
 
 logger = logging.getLogger(__name__)
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge.core.errors import PeerError
+
 logger = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
@@ -31,7 +33,7 @@ COMPANION_FILE = "paired-speakers.json"
 SPEAKER_FILE = "screens.json"
 
 
-class PairingError(Exception):
+class PairingError(PeerError):
     """Pairing failed or a pairing file is unusable; the message says what to do."""
 
 

@@ -9,7 +9,7 @@ HTTP on the companion (all JSON):
     GET  /ws              WebSocket for pages: hello (history, pairing code), card, pairing
     GET  /api/health      {"id", "name", "room", "protocol", "viewers"}; the speaker's liveness probe
     POST /api/pair        {"code", "speaker_id", "speaker_name"} -> {"token", "id", "name"}; 403 bad code
-    POST /api/cards       a Card event (edge.events codec), `Authorization: Bearer TOKEN` -> ack
+    POST /api/cards       a Card event (edge.core.events codec), `Authorization: Bearer TOKEN` -> ack
     GET  /api/ws          WebSocket for speakers (same header): {"type": "card", "id", "card"} -> ack
 
 An ack is `{"type": "ack", "id", "status": "shown"|"stored", "viewers": N}`: "shown" once an
@@ -22,13 +22,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from edge.core.errors import BadInputError
+
 SERVICE_TYPE = "_edgecast._tcp.local."
 CHROMECAST_SERVICE_TYPE = "_googlecast._tcp.local."
 PROTOCOL_VERSION = 1
 AUTH_SCHEME = "Bearer"
 
 
-class ProtocolError(ValueError):
+class ProtocolError(BadInputError, ValueError):
     """A WebSocket message is not one this protocol knows; `code` goes back in the error reply."""
 
     def __init__(self, text: str, code: str = "bad-message", message_id: str | None = None):

@@ -14,9 +14,10 @@ from typing import Any
 
 from edge.cast.chromecast import ChromecastError, open_page, relay_page_url
 from edge.cast.client import ScreenGone
-from edge.cast.discovery import Screen, ScreenRegistry
-from edge.events import Card
-from edge.settings import CastSettings
+from edge.cast.discovery import ScreenRegistry
+from edge.cast.screens import Screen
+from edge.core.events import Card
+from edge.core.settings import CastSettings
 
 logger = logging.getLogger(__name__)
 

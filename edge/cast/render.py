@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from edge.cast.card import image_type
-from edge.events import Card
+from edge.core.events import Card
 
 BLOCK_TAGS = {
     "paragraph": "p", "bullet_list": "ul", "ordered_list": "ol", "list_item": "li", "blockquote": "blockquote",

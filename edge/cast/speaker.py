@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from edge.settings import CastSettings
+from edge.core.settings import CastSettings
 
 logger = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.core.errors import ModelLoadError
 from edge.nlu.oos import FORMAT_OF_SCORE, OOS_SCORES, PROBABILITY
 
 # 1: the out-of-scope score is the top probability. 2: adds `oos_score` (edge.nlu.oos), e.g. a
@@ -26,7 +27,7 @@ BUNDLE_FORMAT_VERSION = 2
 REQUIRED_FILES = ("model.onnx", "tokenizer.json", "labels.json", "bundle.json")
 
 
-class BundleError(Exception):
+class BundleError(ModelLoadError):
     """A model bundle is missing, incomplete, corrupt, or from a newer format."""
 
 

@@ -9,17 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.events import IntentResult
+from devices.detect import CPU_PROVIDER, resolve
+from devices.sessions import SessionError, SessionFactory
+from edge.core.events import IntentResult
+from edge.core.settings import DeviceSettings, NluSettings
+from edge.core.text.normalize import normalize_utterance
 from edge.nlu.bundle import BundleError, BundleLabels, BundleManifest, check_bundle_files, read_labels, read_manifest
 from edge.nlu.oos import LOGIT_MARGIN, PROBABILITY, in_scope_scores
-from edge.nlu.text import normalize_utterance
-from edge.settings import DeviceSettings, NluSettings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BUNDLE_NAME = "hwu64-minilm-int8"
 ALTERNATIVES_KEPT = 3
-CPU_PROVIDER = "CPUExecutionProvider"
 RKNN_ACCELERATOR = "rknn-toolkit-lite2"  # a device profile's `accelerator` for Rockchip NPUs
 
 
@@ -46,9 +47,10 @@ class IntentModel:
     @classmethod
     def load(
         cls, settings: NluSettings, providers: Sequence[str | tuple[str, dict]] | None = None, session=None,
+        sessions: SessionFactory | None = None,
     ) -> IntentModel:
-        """`providers`: what onnxruntime's InferenceSession takes, e.g. a device profile's choice
-        (`devices.detect.choose_providers(...).providers`); None: the CPU provider. `session`: an
+        """`sessions`: the board's session factory (devices.sessions); or `providers`, what onnxruntime's
+        InferenceSession takes (a device profile's choice); neither: the CPU provider. `session`: an
         already-loaded model with onnxruntime's session interface (the NPU's `RknnSession`)."""
         from tokenizers import Tokenizer
 
@@ -68,7 +70,11 @@ class IntentModel:
         except Exception as error:  # tokenizers raises a bare Exception on a bad file
             raise BundleError(f"{bundle_dir / 'tokenizer.json'} is not a valid tokenizer: {error}") from error
         if session is None:
-            session = _onnx_session(bundle_dir / "model.onnx", settings, list(providers or [CPU_PROVIDER]))
+            sessions = sessions or SessionFactory(tuple(providers or (CPU_PROVIDER,)))
+            try:
+                session = sessions.create(bundle_dir / "model.onnx", settings.intra_op_threads, f"intent bundle {bundle_dir.name}")
+            except SessionError as error:
+                raise BundleError(str(error)) from error
         _check_signature(session, labels, bundle_dir)
         tokenizer.enable_truncation(_token_limit(session, manifest.max_length))
         tokenizer.no_padding()
@@ -77,21 +83,20 @@ class IntentModel:
         return cls(bundle_dir, manifest, labels, session, tokenizer)
 
     @classmethod
-    def for_device(cls, settings: NluSettings, device: DeviceSettings, root: Path = Path("/")) -> IntentModel:
+    def for_device(cls, settings: NluSettings, device: DeviceSettings, root: Path = Path("/"),
+                   sessions: SessionFactory | None = None) -> IntentModel:
         """The bundle on this board: the device profile's providers in order of preference (missing
         ones fall back to the CPU with one warning; an unknown board gets the generic profile),
         or the bundle's `model.rknn` on the NPU when the profile's accelerator is RKNN (unless
-        `device.providers` names onnxruntime providers)."""
-        from devices.detect import resolve
-
-        detection, choice = resolve(device.profile, device.providers, root=root)
-        logger.info("device profile %s (%s); %s", detection.profile.name, detection.reason, choice.reason)
+        `device.providers` names onnxruntime providers). `sessions`: the factory the other stages
+        share (made here from `device` when None)."""
+        detection, _choice = resolve(device.profile, device.providers, root=root)
         rknn_path = bundle_dir_of(settings) / "model.rknn"
         if detection.profile.accelerator == RKNN_ACCELERATOR and not device.providers and rknn_path.is_file():
             session = _rknn_session_or_none(rknn_path, settings, detection.profile.operators.max_sequence_length)
             if session is not None:
                 return cls.load(settings, session=session)
-        return cls.load(settings, providers=choice.providers)
+        return cls.load(settings, sessions=sessions or SessionFactory.for_device(device.profile, device.providers, root))
 
     @property
     def session_providers(self) -> list[str]:
@@ -170,33 +175,6 @@ def _adjacent(text: str, previous_end: int, start: int) -> bool:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max())
     return shifted / shifted.sum()
-
-
-def _onnx_session(path: Path, settings: NluSettings, providers: list):
-    """An onnxruntime session on `providers`; when an installed accelerator fails to start, one
-    warning and the CPU provider alone (a corrupt file is refused naming it either way)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = settings.intra_op_threads
-    options.inter_op_num_threads = 1
-    try:
-        return onnxruntime.InferenceSession(str(path), options, providers=providers)
-    except Exception as error:  # onnxruntime raises its own untyped errors
-        accelerated = [_provider_name(item) for item in providers if _provider_name(item) != CPU_PROVIDER]
-        if not accelerated or not path.is_file():
-            raise BundleError(f"{path} is not a loadable ONNX model: {error}") from error
-        try:
-            session = onnxruntime.InferenceSession(str(path), options, providers=[CPU_PROVIDER])
-        except Exception as cpu_error:
-            raise BundleError(f"{path} is not a loadable ONNX model: {cpu_error}") from cpu_error
-        logger.warning("%s could not start for %s (%s); running it on %s instead",
-                       ", ".join(accelerated), path, str(error).splitlines()[0] if str(error) else error, CPU_PROVIDER)
-        return session
-
-
-def _provider_name(item: str | tuple[str, dict]) -> str:
-    return item if isinstance(item, str) else item[0]
 
 
 def _rknn_session_or_none(path: Path, settings: NluSettings, length: int):

@@ -6,7 +6,7 @@ their constructor, so tests can run them at a fixed time against a throw-away da
 
 A skill may also carry a `spec` (edge/skills/spec.py): its intents declared in YAML with sample
 sentences, slot types and the question to ask for each required slot. The dialogue layer
-(edge/conversation) uses it to fill slots over several turns before the skill is called, and
+(edge/dialogue) uses it to fill slots over several turns before the skill is called, and
 `collect_skill_examples()` turns it into training data for the intent model.
 """
 
@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from edge.core.errors import EdgeError
+
 if TYPE_CHECKING:
     from edge.skills.spec import SkillSpec
 
 
-class SkillError(Exception):
+class SkillError(EdgeError):
     """A skill could not answer; the message is safe to log, not necessarily to speak."""
 
 
@@ -36,12 +38,14 @@ class SkillRequest:
     user: str = "default"  # whose facts, lists and reminders
     confirmed: bool = False  # the user said yes to the action this skill proposed (costs money)
     state: dict[str, Any] = field(default_factory=dict)  # what the skill's previous reply kept (`SkillReply.state`)
+    session: str = ""  # the conversation the request came from (a satellite's name, "local", "chat"…)
+    area: str = ""  # the room it came from, when the front end knows it ("" unknown)
 
 
 @dataclass(frozen=True)
 class SkillReply:
     text: str  # what the speaker says
-    card: dict[str, Any] | None = None  # rich answer for a screen (see edge/events.py Card)
+    card: dict[str, Any] | None = None  # rich answer for a screen (see edge/core/events.py Card)
     skill: str = ""  # name of the skill that answered; filled in by the registry
     ask_slot: str = ""  # the reply asks for this slot; the next utterance answers it (no wake word needed)
     confirm: bool = False  # the reply proposes an action and asks yes/no; "yes" calls again with confirmed=True

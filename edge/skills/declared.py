@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from edge.settings import Settings
+from edge.core.settings import Settings
 from edge.skills.base import Skill, SkillError, SkillReply, SkillRequest
-from edge.skills.clock import Clock
 from edge.skills.memory import Memory
+from edge.skills.phrasing import Clock
 from edge.skills.spec import SkillSpec, SkillSpecError, load_skill_spec
 from edge.skills.store import SkillStore
 
@@ -82,6 +82,6 @@ class DeclaredSkill(Skill):
         return self.context.memory
 
     def now(self, request: SkillRequest):
-        from edge.skills.clock import request_time
+        from edge.skills.phrasing import request_time
 
         return request_time(request, self.context.clock)

@@ -84,7 +84,7 @@ def _fill(intent: IntentSpec, shape: tuple, counter: int) -> SkillExample:
 def _sample(slot: SlotSpec, index: int) -> str:
     choices = list(slot.samples) or [name for canonical, synonyms in slot.values.items() for name in (canonical, *synonyms)]
     choices = choices or list(DEFAULT_SAMPLES.get(slot.type, ())) or [slot.name.replace("_", " ")]
-    from edge.nlu.text import normalize_utterance
+    from edge.core.text.normalize import normalize_utterance
 
     return normalize_utterance(choices[index % len(choices)])
 

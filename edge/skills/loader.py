@@ -23,21 +23,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.settings import Settings
-from edge.skills import DuplicateIntentError, SkillRegistry
-from edge.skills.alarms import AlarmSkill
+from edge.core.settings import Settings
 from edge.skills.base import Skill
-from edge.skills.calculator import CalculatorSkill
-from edge.skills.clock import Clock, ClockSkill, resolve_timezone, system_clock
+from edge.skills.builtin.alarms import AlarmSkill
+from edge.skills.builtin.calculator import CalculatorSkill
+from edge.skills.builtin.clock import ClockSkill
 from edge.skills.declared import DeclaredSkill, SkillContext, spec_of
 from edge.skills.memory import Memory
+from edge.skills.phrasing import Clock, resolve_timezone, system_clock
+from edge.skills.registry import DuplicateIntentError, SkillRegistry
 from edge.skills.spec import SkillSpec, SkillSpecError, load_skill_spec
 from edge.skills.store import SkillStore
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "edge.skills"
-SPECS = Path(__file__).resolve().parent / "specs"
+SPECS = Path(__file__).resolve().parent / "builtin" / "specs"
 # Declarations for the built-ins that predate YAML: their sentences feed matching and training data.
 LEGACY_SPECS = {AlarmSkill: "alarms.yaml"}
 
@@ -54,14 +55,14 @@ class LoadedSkills:
 
 
 def builtin_declared_classes() -> list[type[DeclaredSkill]]:
-    from edge.skills.facts import FactsSkill
-    from edge.skills.home import SmartHomeSkill
-    from edge.skills.hotels import HotelSkill
-    from edge.skills.lists import ListsSkill
-    from edge.skills.providers import CurrencySkill, WeatherSkill
-    from edge.skills.reminders import ReminderSkill
-    from edge.skills.units import UnitsSkill
-    from edge.skills.volume import VolumeSkill
+    from edge.skills.builtin.facts import FactsSkill
+    from edge.skills.builtin.forecasts import CurrencySkill, WeatherSkill
+    from edge.skills.builtin.home import SmartHomeSkill
+    from edge.skills.builtin.hotels import HotelSkill
+    from edge.skills.builtin.lists import ListsSkill
+    from edge.skills.builtin.reminders import ReminderSkill
+    from edge.skills.builtin.units import UnitsSkill
+    from edge.skills.builtin.volume import VolumeSkill
 
     return [HotelSkill, ListsSkill, ReminderSkill, FactsSkill, VolumeSkill, WeatherSkill, CurrencySkill,
             SmartHomeSkill, UnitsSkill]

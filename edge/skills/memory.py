@@ -28,7 +28,8 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS reminders (
         id INTEGER PRIMARY KEY, user TEXT NOT NULL, text TEXT NOT NULL,
         fire_at TEXT NOT NULL,  -- ISO 8601 with its UTC offset
-        created TEXT NOT NULL)""",
+        created TEXT NOT NULL,
+        session TEXT NOT NULL DEFAULT '')  -- the conversation that set it: its alert goes back there""",
     """CREATE TABLE IF NOT EXISTS device_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS alerts_done (
         kind TEXT NOT NULL, ref INTEGER NOT NULL, fired_at TEXT NOT NULL, PRIMARY KEY (kind, ref))""",
@@ -56,6 +57,7 @@ class Memory:
         self.store = store
         for statement in _SCHEMA:
             store.execute(statement)
+        store.ensure_column("reminders", "session", "TEXT NOT NULL DEFAULT ''")
 
     # facts
     def remember(self, user: str, key: str, value: str, now: datetime | None = None) -> None:
@@ -118,10 +120,10 @@ class Memory:
         return count
 
     # reminders
-    def add_reminder(self, user: str, text: str, fire_at: datetime, now: datetime) -> Reminder:
+    def add_reminder(self, user: str, text: str, fire_at: datetime, now: datetime, session: str = "") -> Reminder:
         rows = self.store.execute(
-            "INSERT INTO reminders (user, text, fire_at, created) VALUES (?, ?, ?, ?) RETURNING id",
-            (user, text, fire_at.isoformat(), now.isoformat()),
+            "INSERT INTO reminders (user, text, fire_at, created, session) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (user, text, fire_at.isoformat(), now.isoformat(), session),
         )
         return Reminder(int(rows[0]["id"]), user, text, fire_at)
 

@@ -1,6 +1,6 @@
-"""Weather and currency through provider interfaces; the offline providers have no data and say so.
+"""Weather and currency provider interfaces; the offline providers have no data and say so.
 
-    WeatherSkill(context, provider=MyForecasts())      # any WeatherProvider
+    WeatherSkill(context, provider=MyForecasts())      # any WeatherProvider (edge/skills/builtin/forecasts.py)
     CurrencySkill(context, provider=MyRates())          # any CurrencyProvider
 
 The speaker never invents a forecast or a rate: with the offline provider the weather skill
@@ -15,15 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
-from edge.skills.base import SkillReply, SkillRequest
-from edge.skills.clock import describe_day
-from edge.skills.declared import DeclaredSkill, SkillContext
-from edge.skills.slots import CURRENCIES, CURRENCY_WORDS, Money
+from edge.core.errors import ConfigError
 
 OFFLINE = "offline"
 
 
-class ProviderConfigError(ValueError):
+class ProviderConfigError(ConfigError, ValueError):
     """A provider named in the settings does not exist."""
 
 
@@ -65,54 +62,8 @@ class OfflineRates(CurrencyProvider):
         return None
 
 
-def _named(kind: str, name: str, known: dict[str, type]) -> object:
+def named_provider(kind: str, name: str, known: dict[str, type]) -> object:
     if name not in known:
         raise ProviderConfigError(f"unknown {kind} provider {name!r} in skills.{kind}_provider; use one of "
                                   f"{', '.join(known)} (or install a skill that brings its own and disable this one)")
     return known[name]()
-
-
-class WeatherSkill(DeclaredSkill):
-    spec_file: ClassVar[str] = "specs/weather.yaml"
-
-    def __init__(self, context: SkillContext, provider: WeatherProvider | None = None) -> None:
-        super().__init__(context)
-        self.provider = provider or _named("weather", context.settings.skills.weather_provider, {OFFLINE: OfflineWeather})
-
-    def on_weather_query(self, request: SkillRequest) -> SkillReply:
-        now = self.now(request)
-        place = request.values["place"]
-        day = request.values["date"].value if "date" in request.values else now.date()
-        when = describe_day(day, now.date())
-        forecast = self.provider.forecast(str(place.value), day)
-        if forecast is None:
-            return SkillReply(f"I have no weather data for {place.spoken} {when}: no weather service is set up on "
-                              "this speaker.")
-        low, high = round(forecast.low), round(forecast.high)
-        return SkillReply(f"In {place.spoken} {when}: {forecast.summary}, {low} to {high} degrees.",
-                          card={"title": f"Weather in {place.spoken}", "body": f"{when}: {forecast.summary}, "
-                                f"{low}–{high} °{forecast.unit}"})
-
-
-class CurrencySkill(DeclaredSkill):
-    spec_file: ClassVar[str] = "specs/currency.yaml"
-
-    def __init__(self, context: SkillContext, provider: CurrencyProvider | None = None) -> None:
-        super().__init__(context)
-        self.provider = provider or _named("currency", context.settings.skills.currency_provider, {OFFLINE: OfflineRates})
-
-    def available(self, intent: str) -> bool:
-        return not isinstance(self.provider, OfflineRates)
-
-    def on_qa_currency(self, request: SkillRequest) -> SkillReply:
-        amount: Money = request.values["amount"].value
-        target = CURRENCIES.get(str(request.values["target"].value), "")
-        source = amount.currency or CURRENCIES.get(str(getattr(request.values.get("source"), "value", "")), "")
-        if not source:
-            return SkillReply("From which currency?", ask_slot="amount")
-        rate = self.provider.rate(source, target)
-        if rate is None:
-            return SkillReply(f"I have no exchange rate from {CURRENCY_WORDS.get(source, source)} to "
-                              f"{CURRENCY_WORDS.get(target, target)}: no currency service is set up on this speaker.")
-        converted = Money(round(amount.amount * rate, 2), target)
-        return SkillReply(f"{amount.spoken()} is about {converted.spoken()}.")

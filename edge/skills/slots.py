@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from edge.numbers import format_number_for_speech, parse_number_words
+from edge.core.text.numbers import format_number_for_speech, parse_number_words
+from edge.skills.phrasing import describe_day, describe_duration, describe_time
+from edge.skills.quantities import UNITS
 from edge.skills.timeparse import ClockTime, after, find_clock_time, find_day, next_occurrence, parse_duration
 
 # Words that may come before an answer without changing it: "about 200", "on friday", "make it london".
@@ -163,15 +165,11 @@ def parse_duration_slot(words: Sequence[str], context: SlotContext) -> SlotValue
         found = None
     if found is None:
         return None
-    from edge.skills.clock import describe_duration
-
     return SlotValue(" ".join(words), found[0], describe_duration(found[0]))
 
 
 def parse_datetime(words: Sequence[str], context: SlotContext) -> SlotValue | None:
     """A moment: 'in ten minutes', 'at five pm', 'tomorrow at nine', 'friday morning at eight'."""
-    from edge.skills.clock import describe_time
-
     if context.strict and not _all_known(words, _TIME_WORDS | _DAY_WORDS):
         return None
     words, now = list(words), context.now
@@ -225,23 +223,42 @@ def title(text: str) -> str:
 
 
 def describe_date(day: date, today: date) -> str:
-    from edge.skills.clock import describe_day
-
     return describe_day(day, today)
 
 
 def parse_unit_slot(words: Sequence[str], context: SlotContext) -> SlotValue | None:
-    from edge.skills.units import parse_unit
-
     return parse_unit(words, context)
 
 
 def parse_quantity_slot(words: Sequence[str], context: SlotContext) -> SlotValue | None:
-    from edge.skills.units import parse_quantity
-
     if not context.strict:
         return _anywhere(parse_quantity_slot, words, context)
     return parse_quantity(words, context)
+
+
+def parse_unit(words: Sequence[str], context) -> object:
+    """The whole of `words` (fillers aside) as a unit name: ['kilometers'] -> SlotValue(Unit)."""
+    words = strip_fillers(words)
+    unit = UNITS.get(" ".join(words))
+    return None if unit is None else SlotValue(" ".join(words), unit, unit.name)
+
+
+def parse_quantity(words: Sequence[str], context) -> object:
+    """'ten miles', 'a kilogram', 'minus 40 degrees celsius' -> SlotValue((amount, Unit))."""
+    words = strip_fillers(words) if words[:1] != ["a"] else list(words)
+    sign = -1 if words[:1] in (["minus"], ["negative"]) else 1
+    words = words[1:] if sign < 0 else words
+    found = parse_number_words(words)
+    if found is None and words[:1] in (["a"], ["an"]):
+        found = (1, 1)
+    if found is None:
+        return None
+    amount, used = found
+    unit = UNITS.get(" ".join(words[used:]))
+    if unit is None:
+        return None
+    value = sign * amount
+    return SlotValue(" ".join(words), (value, unit), f"{format_number_for_speech(value)} {unit.name}")
 
 
 Parser = Callable[[Sequence[str], SlotContext], SlotValue | None]
@@ -255,7 +272,7 @@ SLOT_TYPES: dict[str, Parser] = {
     "datetime": parse_datetime,
     "place": parse_place,
     "choice": parse_choice,
-    "unit": parse_unit_slot,  # a unit of measure (edge/skills/units.py)
+    "unit": parse_unit_slot,  # a unit of measure (edge/skills/builtin/units.py)
     "quantity": parse_quantity_slot,  # a number and a unit: "ten miles"
 }
 # Fillers for generated training sentences when a slot declares no values or samples.

@@ -33,13 +33,14 @@ from typing import Any
 
 import yaml
 
+from edge.core.errors import ConfigError
 from edge.skills.slots import SLOT_TYPES
 
 _INTENT_KEYS = {"description", "sentences", "slots", "costs_money", "context", "model_slots"}
 _SLOT_KEYS = {"type", "required", "ask", "values", "samples", "open", "default", "memory", "currency"}
 
 
-class SkillSpecError(ValueError):
+class SkillSpecError(ConfigError, ValueError):
     """A skill's YAML declaration is invalid; the message names the file and the line."""
 
 

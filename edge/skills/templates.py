@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from edge.nlu.text import normalize_utterance
+from edge.core.errors import ConfigError
+from edge.core.text.normalize import normalize_utterance
 
 _SPECIAL = "()[]{}|"
 _POLITE = tuple(tuple(phrase.split()) for phrase in (
@@ -29,7 +30,7 @@ _POLITE = tuple(tuple(phrase.split()) for phrase in (
 MAX_SKELETONS = 2000  # expansions enumerated per sentence before sampling
 
 
-class TemplateError(ValueError):
+class TemplateError(ConfigError, ValueError):
     """A sentence template is malformed; the message says where."""
 
 

@@ -2,7 +2,7 @@
 
 'seven thirty pm', 'half past six', 'noon', 'tomorrow', 'next monday', 'in ten minutes',
 'an hour and a half'. Parsing is pure: the caller passes the current time; "not found" is a
-normal None return. How to say times back lives in `edge.skills.clock`.
+normal None return. How to say times back lives in `edge.skills.phrasing`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from edge.numbers import parse_number_words
+from edge.core.text.numbers import parse_number_words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _UNIT_SECONDS = {

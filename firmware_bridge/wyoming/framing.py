@@ -17,11 +17,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.core.errors import BadInputError
+
 PROTOCOL_VERSION = "1.10.2"  # the wyoming release whose framing and event shapes this package matches
 READ_SIZE = 65536  # bytes asked of the socket per read
 
 
-class WyomingProtocolError(Exception):
+class WyomingProtocolError(BadInputError):
     """Bytes from a peer are not a Wyoming frame; the connection is out of sync and must close."""
 
 

@@ -1,0 +1,108 @@
+"""`OnnxWhisperAsr`: Whisper tiny.en as two ONNX graphs, greedy decoding in numpy.
+
+Unlike faster-whisper, which pads every request to 30 s, the encoder sees only the audio
+spoken, plus padding to a floor (`asr.min_context_seconds`, 5 s: shorter contexts make the
+decoder repeat itself) and at most `asr.max_tokens_per_second` tokens are decoded. Decoding is
+biased toward the installed skills' vocabulary (`asr.bias_logit`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from devices.sessions import SessionError, SessionFactory
+from edge.asr.base import AsrError
+from edge.asr.onnx.artifacts import ONNX_FORMAT_VERSION, default_onnx_dir, is_current, missing_files, read_manifest
+from edge.asr.onnx.features import FULL_CONTEXT_FRAMES, SAMPLE_RATE, LogMel
+from edge.asr.onnx.greedy import GreedyDecoder
+from edge.asr.onnx.tokens import WhisperTokenizerError, WhisperTokens
+from edge.core.events import Transcript
+from edge.core.settings import AsrSettings
+
+logger = logging.getLogger(__name__)
+
+FRAMES_PER_SECOND = 100
+
+
+class OnnxRunner:
+    """`WhisperRunner` over the exported encoder and decoder sessions (one of each per process)."""
+
+    def __init__(self, folder: Path, threads: int, sessions: SessionFactory | None = None) -> None:
+        sessions = sessions or SessionFactory()
+        try:
+            self._encoder = sessions.create(folder / "encoder.onnx", threads, "Whisper encoder")
+            # One token at a time: matrix-vector products too small to share between threads.
+            self._decoder = sessions.create(folder / "decoder.onnx", 1, "Whisper decoder")
+        except SessionError as error:
+            raise AsrError(f"cannot load the Whisper ONNX graphs in {folder}: {error}; rebuild with `make whisper-onnx`") from error
+        cache_shape = self._decoder.get_inputs()[1].shape  # [layers, 1, past, width]
+        self._empty = np.zeros((cache_shape[0], 1, 0, cache_shape[3]), dtype=np.float32)
+        self._cross_names = [output.name for output in self._encoder.get_outputs()]  # cross_k0.., cross_v0..
+
+    def encode(self, mel: np.ndarray) -> tuple[dict[str, np.ndarray], dict]:
+        """The per-layer cross-attention keys and values, as the decoder's named inputs."""
+        outputs = self._encoder.run(None, {"mel": mel})
+        return dict(zip(self._cross_names, outputs, strict=True)), {}
+
+    def empty_cache(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._empty, self._empty
+
+    def step(self, token, self_k, self_v, cross_k, cross_v):
+        logits, keys, values = self._decoder.run(None, {
+            "token": np.array([[token]], dtype=np.int64), "self_k": self_k, "self_v": self_v, **cross_k,
+        })
+        return logits[0], keys, values
+
+
+class OnnxWhisperAsr:
+    """The fast ASR engine (`asr.engine = "onnx-whisper"`). `transcribe` is thread-safe."""
+
+    def __init__(self, settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: SessionFactory | None = None) -> None:
+        folder = Path(settings.onnx_dir).expanduser() if settings.onnx_dir else default_onnx_dir()
+        manifest = read_manifest(folder)
+        if manifest is None:
+            raise AsrError(
+                f"the Whisper ONNX export is not in {folder} (missing: {', '.join(missing_files(folder)) or 'a readable manifest'}); "
+                "build it with `make whisper-onnx` (needs the distill extra) or set asr.engine=faster-whisper"
+            )
+        if not is_current(manifest):
+            raise AsrError(f"the Whisper ONNX export in {folder} is format {manifest.get('format_version')}, this runtime "
+                           f"reads format {ONNX_FORMAT_VERSION}; rebuild it with `make whisper-onnx`")
+        self._settings = settings
+        self._runner = OnnxRunner(folder, settings.cpu_threads, sessions)
+        try:
+            self._tokens = WhisperTokens(folder / "tokenizer.json", folder / "config.json", manifest["dims"]["n_vocab"])
+        except (WhisperTokenizerError, KeyError, TypeError) as error:
+            raise AsrError(f"{folder}: {error}; rebuild with `make whisper-onnx`") from error
+        words = [*vocabulary, *(w for w in settings.bias_words.split(",") if w.strip())]
+        bias = self._tokens.vocabulary_bias(words, settings.bias_logit)
+        self._decoder = GreedyDecoder(self._tokens.options(max_new_tokens=224), bias)
+        self._mel = LogMel()
+        self.folder = folder
+        logger.info("loaded Whisper ONNX from %s (%s weights, %d bias words)", folder,
+                    manifest.get("quantization", {}).get("weights", "?"), len(words) if bias is not None else 0)
+
+    def context_frames(self, audio_seconds: float) -> int:
+        """Encoder frames for a request: its length + padding, at least the floor, at most 30 s, even."""
+        settings = self._settings
+        seconds = max(settings.min_context_seconds, audio_seconds + settings.context_padding_seconds)
+        frames = min(FULL_CONTEXT_FRAMES, math.ceil(seconds * FRAMES_PER_SECOND))
+        return frames + frames % 2
+
+    def token_cap(self, audio_seconds: float) -> int:
+        return max(self._settings.min_tokens, math.ceil(audio_seconds * self._settings.max_tokens_per_second))
+
+    def transcribe(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
+        """Transcribe float32 mono audio at 16 kHz (at most 30 s are heard)."""
+        if sample_rate != SAMPLE_RATE:
+            raise AsrError(f"Whisper needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz; resample first")
+        samples = np.asarray(samples, dtype=np.float32)
+        seconds = len(samples) / sample_rate
+        mel = self._mel(samples, self.context_frames(seconds), self._settings.pad_with_silence)[None]
+        ids = self._decoder.decode(self._runner, mel, self.token_cap(seconds))
+        return Transcript(text=self._tokens.decode(ids), language=self._settings.language, audio_seconds=seconds)

@@ -1,0 +1,102 @@
+"""`edge bridge …`: the Wyoming server for satellites and Home Assistant, and a satellite simulator.
+
+    edge bridge serve --wyoming tcp://127.0.0.1:10700      # models loaded once; one session per satellite
+    edge bridge satellite --wav request.wav                # stream a WAV as a satellite would
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+
+from edge.core.errors import ExitCode
+from edge.core.settings import Settings
+from firmware_bridge.simulator import add_simulator_arguments, simulate
+
+logger = logging.getLogger(__name__)
+
+ACTIONS = ("serve", "satellite")
+
+
+def add_commands(commands, common: argparse.ArgumentParser) -> None:
+    group = commands.add_parser("bridge", help="satellites and Home Assistant over Wyoming; UART boards",
+                                description="Serve the on-device turn to Wyoming peers (satellites, Home Assistant) "
+                                "and UART boards, or simulate a satellite.")
+    actions = group.add_subparsers(dest="bridge_command", required=True, metavar="ACTION")
+    serve = actions.add_parser(
+        "serve", parents=[common], help="serve ASR, TTS, intent, handle and satellites over Wyoming",
+        description="Run the on-device turn as a Wyoming service (Home Assistant, Rhasspy, satellites).",
+    )
+    serve.add_argument("--wyoming", metavar="tcp://HOST:PORT", help="where to listen (default: bridge.uri, tcp://0.0.0.0:10700)")
+    serve.add_argument("--interface", metavar="IP", help="advertise with zeroconf on this address only (bridge.interface)")
+    serve.add_argument("--no-zeroconf", action="store_true", help="do not advertise _wyoming._tcp.local.")
+    serve.add_argument("--satellite", action="append", default=[], metavar="tcp://HOST:PORT",
+                       help="also dial this satellite (e.g. wyoming-satellite); repeatable")
+    serve.add_argument("--uart", metavar="DEVICE", help="also serve a board on this serial port (UART_SPEC.md)")
+    serve.set_defaults(handler=run_serve)
+
+    satellite = actions.add_parser(
+        "satellite", parents=[common], help="simulate a satellite: stream a WAV to a Wyoming server",
+        description="Stream a WAV to a Wyoming server as a satellite does after its wake word; print the "
+        "transcript and reply, write the reply audio.",
+    )
+    add_simulator_arguments(satellite)
+    satellite.set_defaults(handler=lambda args, settings: simulate(args))
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from firmware_bridge.server import BadUriError, parse_tcp_uri
+
+    bridge = settings.bridge
+    satellites = ",".join(filter(None, [bridge.satellites, *args.satellite]))
+    bridge = dataclasses.replace(
+        bridge, uri=args.wyoming or bridge.uri, interface=args.interface or bridge.interface,
+        zeroconf=bridge.zeroconf and not args.no_zeroconf, satellites=satellites,
+        uart_device=args.uart or bridge.uart_device,
+    )
+    try:
+        parse_tcp_uri(bridge.uri)
+    except BadUriError as error:
+        print(f"edge bridge serve: {error}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    settings = dataclasses.replace(settings, bridge=bridge)
+    try:
+        return asyncio.run(_serve(settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(settings: Settings) -> int:
+    from edge.runtime.turn import Turn
+    from firmware_bridge.engine import TurnEngine
+    from firmware_bridge.server import BadUriError, WyomingServer
+
+    try:
+        turn = await asyncio.to_thread(Turn.load, settings)
+    except Exception as error:  # model loading failures all reach the user as one line
+        logger.debug("turn load failed", exc_info=True)
+        print(f"edge bridge serve: cannot start: {error}", file=sys.stderr)
+        return ExitCode.FAILED
+    bridge = settings.bridge
+    engine = TurnEngine(turn, bridge.inference_workers, bridge.max_pending_turns)
+    server = WyomingServer(engine, settings)
+    try:
+        port = await server.start(bridge.uri, zeroconf=bridge.zeroconf, interface=bridge.interface)
+    except (OSError, BadUriError) as error:
+        print(f"edge bridge serve: cannot listen on {bridge.uri}: {error}", file=sys.stderr)
+        engine.close()
+        turn.close()
+        return ExitCode.FAILED
+    print(f"edge bridge serve: Wyoming on port {port} (models loaded)", flush=True)
+    try:
+        await server.serve_forever()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await server.close()
+        engine.close()
+        turn.close()
+    return 0

@@ -1,0 +1,1 @@
+"""Text helpers shared by the intent model, the skills and the dialogue: number words, normalisation."""

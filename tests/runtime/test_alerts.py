@@ -1,0 +1,98 @@
+"""The alert scheduler on a real skills database: a bad row never stops the next timer, and an
+alert is marked done only once it was heard (or given up after a second failed attempt)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from edge.core.settings import load_settings
+from edge.runtime.alerts import AlertScheduler
+from edge.skills.base import SkillRequest
+from edge.skills.loader import load_skills
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def skills(tmp_path):
+    settings = load_settings(environ={}, overrides={"skills.database_path": str(tmp_path / "edge.sqlite3"),
+                                                    "skills.timezone": "UTC", "skills.entry_points": "false"})
+    loaded = load_skills(settings, clock=lambda: NOW)
+    yield loaded
+    loaded.close()
+
+
+def set_timer(skills, seconds: int, session: str = "local") -> None:
+    request = SkillRequest(intent="alarm_set", text=f"set a timer for {seconds} seconds",
+                           raw_text=f"Set a timer for {seconds} seconds.", now=NOW, session=session)
+    assert skills.registry.handle(request).text == f"Timer set for {seconds} seconds."
+
+
+def test_alerts_survive_a_bad_row(skills, caplog):
+    skills.context.store.execute("INSERT INTO alarms (fire_at, label, created) VALUES (?, ?, ?)",
+                                 ("not a time", "alarm", NOW.isoformat()))
+    set_timer(skills, 5, session="kitchen")
+    heard = []
+    scheduler = AlertScheduler(skills.context, heard.append)
+    with caplog.at_level(logging.ERROR, logger="edge.runtime.alerts"):
+        assert [alert.text for alert in scheduler.poll(NOW + timedelta(seconds=6))] == ["Your timer for 5 seconds is done."]
+        scheduler.poll(NOW + timedelta(seconds=7))  # the bad row is logged once, not on every round
+    assert heard[0].session == "kitchen"
+    assert [record.message for record in caplog.records if "cannot be read" in record.message] == [
+        "skipping alarms row 1: it cannot be read (Invalid isoformat string: 'not a time')"]
+
+
+def test_alert_marked_after_announced(skills):
+    set_timer(skills, 5)
+    attempts = []
+
+    def speaker_off(alert):
+        attempts.append(alert.ref)
+        return False  # not heard: the speaker could not play it
+
+    scheduler = AlertScheduler(skills.context, speaker_off)
+    assert scheduler.poll(NOW + timedelta(seconds=6)) == []
+    assert not skills.context.memory.alert_done("alarms", attempts[0])  # not marked: it will be tried again
+    assert scheduler.poll(NOW + timedelta(seconds=7)) == []  # the second failure gives up (and logs it)
+    assert skills.context.memory.alert_done("alarms", attempts[0]) and len(attempts) == 2
+    assert AlertScheduler(skills.context, speaker_off).poll(NOW + timedelta(seconds=8)) == []  # never again
+
+
+def test_an_announcement_that_raises_is_retried_then_heard(skills):
+    set_timer(skills, 5)
+    calls = []
+
+    def flaky(alert):
+        calls.append(alert.text)
+        if len(calls) == 1:
+            raise ConnectionError("the satellite went away")
+
+    scheduler = AlertScheduler(skills.context, flaky)
+    assert scheduler.poll(NOW + timedelta(seconds=6)) == []
+    assert [alert.text for alert in scheduler.poll(NOW + timedelta(seconds=6.5))] == ["Your timer for 5 seconds is done."]
+
+
+def test_the_scheduler_thread_outlives_a_failing_round(skills):
+    """A round that raises anything (here the clock itself) is logged; the next timer still rings."""
+    set_timer(skills, 5)
+    rung = threading.Event()
+    ticks = iter([RuntimeError("clock unplugged"), NOW + timedelta(seconds=6)])
+
+    def clock():
+        value = next(ticks, NOW + timedelta(seconds=6))
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    context = skills.context
+    scheduler = AlertScheduler(type(context)(context.settings, clock, context.store, context.memory),
+                               lambda alert: rung.set(), poll_seconds=0.01)
+    scheduler.start()
+    try:
+        assert rung.wait(60)
+    finally:
+        scheduler.stop()
