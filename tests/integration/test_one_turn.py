@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from processes import SHUTDOWN_SECONDS, STARTUP_SECONDS, LineReader
-from whisper_onnx_fixture import ensure_whisper_onnx
+from helpers.processes import SHUTDOWN_SECONDS, STARTUP_SECONDS, LineReader
+from helpers.whisper_onnx_fixture import ensure_whisper_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # bench/ builds the recordings

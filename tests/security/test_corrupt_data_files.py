@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from processes import STARTUP_SECONDS
+from helpers.processes import STARTUP_SECONDS
 
 from edge.escalation.flywheel import Flywheel
 from edge.escalation.ledger import PrivacyLedger
