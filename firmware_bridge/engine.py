@@ -28,7 +28,7 @@ from edge.tts.piper import SpeechAudio
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-NO_SKILL = ("", "fallback")  # the `skill` of replies no skill gave
+NOT_SERVED = ("", "fallback", "apology")  # the `skill` of replies that only say the request was not served
 
 
 class EngineBusyError(EdgeError):
@@ -98,7 +98,7 @@ class TurnEngine:
         """The Wyoming `handle` service: a whole text turn of `session` (routed, escalated when unsure)."""
         result = await self.run_text_turn(text, session)
         trace = result.trace
-        handled = trace.error is None and (trace.route != "local" or trace.skill not in NO_SKILL)
+        handled = trace.error is None and trace.skill not in NOT_SERVED
         return Understanding(result, handled)
 
     async def handle_intent(self, name: str, slots: dict[str, str], text: str, session: str) -> SkillReply:

@@ -27,8 +27,8 @@ from edge.llm.offline import LlamaServer, OfflineLlmError, ServerState, completi
 
 logger = logging.getLogger(__name__)
 
-NO_CLOUD_APOLOGY = "Sorry, I can't answer questions like that here: no online assistant is set up."
-OFFLINE_APOLOGY = "Sorry, I can't reach my online assistant right now, so I can't answer that. Timers, alarms and sums still work."
+NO_CLOUD_APOLOGY = "Sorry, I can't do that on my own, and no online assistant is set up to ask."
+OFFLINE_APOLOGY = "Sorry, I'm offline: I can't reach my online assistant right now. Timers, alarms and sums still work."
 
 
 @dataclass

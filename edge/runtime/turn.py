@@ -336,7 +336,16 @@ class Turn:
         return result
 
     def _decide(self, intent: IntentResult, session: str) -> RouteDecision:
-        return self._cascade.decide(intent, session)
+        """The router's decision; an intent no installed skill serves goes up the cascade too (no dead
+        ends: the cloud, else the offline tier, else an apology that says why)."""
+        decision = self._cascade.decide(intent, session)
+        if decision.escalate or decision.rule == "router-disabled" or intent.out_of_scope:
+            return decision
+        if self._skills.skill_for(intent.intent) is None:
+            router = self._cascade.router
+            return RouteDecision(True, "no-skill", f"no skill on this speaker serves {intent.intent}",
+                                 router.threshold, router.threshold_source, router.threshold_unit)
+        return decision
 
     def _escalate(self, request: _Request, text: str, intent: IntentResult, decision: RouteDecision) -> TurnResult:
         """Ask the cloud (or the offline tier) and speak the answer as it streams."""

@@ -28,6 +28,7 @@ from edge.skills.base import Skill
 from edge.skills.builtin.alarms import AlarmSkill
 from edge.skills.builtin.calculator import CalculatorSkill
 from edge.skills.builtin.clock import ClockSkill
+from edge.skills.builtin.jokes import JokeSkill
 from edge.skills.declared import DeclaredSkill, SkillContext, spec_of
 from edge.skills.memory import Memory
 from edge.skills.phrasing import Clock, resolve_timezone, system_clock
@@ -80,6 +81,7 @@ def load_skills(settings: Settings, clock: Clock | None = None, entry_points: bo
     alarms.spec = load_skill_spec(SPECS / LEGACY_SPECS[AlarmSkill])
     candidates: list[tuple[Callable[[], Skill], str]] = [
         (CalculatorSkill, "built-in"), (lambda: ClockSkill(settings.skills, clock), "built-in"), (lambda: alarms, "built-in"),
+        (lambda: JokeSkill(context.memory), "built-in"),
     ]
     candidates += [(_bind(cls, context), "built-in") for cls in builtin_declared_classes()]
     if settings.skills.entry_points if entry_points is None else entry_points:

@@ -23,6 +23,9 @@ from wyoming.pipeline import PipelineStage, RunPipeline  # noqa: E402
 from wyoming.satellite import RunSatellite  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
+from edge.escalation.escalator import NO_CLOUD_APOLOGY  # noqa: E402
+from edge.skills.builtin.jokes import JOKES  # noqa: E402
+
 MATHS = next(turn for turn in demo_turns() if turn.intent == "qa_maths")
 
 
@@ -108,7 +111,10 @@ def test_handle_answers_with_the_skills(server):
     (event,) = talk(server, [Transcript(text="what is two plus two")], until=lambda e: True)
     assert Handled.is_type(event.type) and Handled.from_event(event).text == "2 plus 2 is 4."
     (event,) = talk(server, [Transcript(text="tell me a funny joke")], until=lambda e: True)
-    assert NotHandled.is_type(event.type) and NotHandled.from_event(event).text == "Sorry, I can't do that yet."
+    assert Handled.is_type(event.type) and Handled.from_event(event).text in JOKES
+    # No skill and no online assistant: not handled, and the reply says why (the cascade's apology).
+    (event,) = talk(server, [Transcript(text="play some jazz music")], until=lambda e: True)
+    assert NotHandled.is_type(event.type) and NotHandled.from_event(event).text == NO_CLOUD_APOLOGY
 
 
 def test_full_satellite_turn_with_the_wyoming_client(server):
