@@ -59,6 +59,9 @@ class CastTicket:
             return self.future.result(timeout)
         except concurrent.futures.TimeoutError:
             return {"screen": None, "status": "pending", "ms": _ms_since(self.started)}
+        except Exception as error:  # a casting bug must never raise out of the turn
+            logger.exception("casting failed")
+            return _speech_only(self.started, f"casting failed: {type(error).__name__}")
 
 
 def _ms_since(started: float) -> float:

@@ -20,6 +20,8 @@ from edge.events import Card, encode_event
 
 logger = logging.getLogger(__name__)
 
+MAX_REPLY_BYTES = 65536  # an ack is a few hundred bytes; a companion sending more is refused
+
 
 class DeliveryError(Exception):
     """A card did not reach a screen."""
@@ -64,6 +66,17 @@ async def pair_with(session: Any, screen: Screen, code: str, speaker_id: str, sp
     return answer
 
 
+def parse_reply(text: str, screen: str) -> dict[str, Any]:
+    """A companion's answer as a JSON object; DeliveryRefused for anything else (it is untrusted)."""
+    try:
+        reply = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise DeliveryRefused(f"{screen} answered with something that is not JSON: {str(error)[:80]}") from error
+    if not isinstance(reply, dict):
+        raise DeliveryRefused(f"{screen} answered with JSON {type(reply).__name__}, not an object: is it an edge companion?")
+    return reply
+
+
 class ScreenLink:
     """One WebSocket to one companion; one delivery at a time."""
 
@@ -103,11 +116,15 @@ class ScreenLink:
                 frame = await self._socket.receive()
                 if frame.type != aiohttp.WSMsgType.TEXT:
                     raise ScreenGone(f"{self.screen.name} closed the connection before acknowledging")
-                reply = json.loads(frame.data)
+                try:
+                    reply = parse_reply(frame.data, self.screen.name)
+                except DeliveryRefused:
+                    await self.close()  # a companion that misbehaves gets a fresh connection next time
+                    raise
                 if reply.get("id") != message_id:
                     continue  # an answer to an earlier, timed-out delivery
                 if reply.get("type") == "error":
-                    raise DeliveryRefused(f"{self.screen.name} refused the card: {reply.get('text')}")
+                    raise DeliveryRefused(f"{self.screen.name} refused the card: {str(reply.get('text'))[:200]}")
                 return reply
         except (aiohttp.ClientError, ConnectionError, ValueError) as error:
             raise ScreenGone(f"lost {self.screen.name} mid-delivery: {error}") from error
@@ -119,7 +136,7 @@ class ScreenLink:
         headers = {"Authorization": f"{AUTH_SCHEME} {self.token}"}
         try:
             self._socket = await self.session.ws_connect(
-                f"{self.screen.base_url}/api/ws", headers=headers, heartbeat=5.0, max_msg_size=0,
+                f"{self.screen.base_url}/api/ws", headers=headers, heartbeat=5.0, max_msg_size=MAX_REPLY_BYTES,
             )
         except aiohttp.WSServerHandshakeError as error:
             if error.status in (401, 403):

@@ -1,0 +1,1 @@
+"""Shared pieces of the security tests: everything listens on loopback only."""

@@ -1,0 +1,48 @@
+"""A paired companion that turns hostile cannot break the speaker's turn (finding 7)."""
+
+import json
+import uuid
+
+import pytest
+from cast_helpers import LOOPBACK, LoopThread, cast_deps, unique
+
+from edge.events import Card
+from edge.settings import CastSettings
+
+from .companion_fakes import FakeCompanion
+
+cast_deps()
+
+HOSTILE_ACKS = {
+    "a list": lambda message: "[1, 2]",
+    "a string": lambda message: '"shown"',
+    "a number": lambda message: "42",
+    "null": lambda message: "null",
+    "an id that is a list": lambda message: json.dumps({"type": "ack", "id": [message.get("id")]}),
+    "eight megabytes": lambda message: json.dumps({"type": "ack", "id": message.get("id"), "pad": "x" * (8 << 20)}),
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_ACKS))
+def test_bad_ack_is_speech_only(kind, tmp_path):
+    from edge.cast.caster import CardCaster
+    from edge.cast.pairing import ScreenTokens
+
+    token = "t" * 43
+    fake = FakeCompanion(uuid.uuid4().hex, unique("Hostile screen"), ack=HOSTILE_ACKS[kind])
+    loop = LoopThread()
+    loop.run(fake.start())
+    settings = CastSettings(interface=LOOPBACK, state_dir=str(tmp_path), browse_chromecast=False,
+                            fallback_to_other_screens=False, deliver_timeout_seconds=5.0)
+    ScreenTokens(settings.state_dir).save(fake.companion_id, fake.name, token)
+    try:
+        with CardCaster(settings) as caster:
+            assert caster.wait_for(lambda screens: any(s.name == fake.name for s in screens), 10)
+            outcome = caster.cast(Card(title="Weather", body="Sunny"), hint=fake.name).outcome(timeout=20)
+            assert outcome["status"] == "speech-only", outcome
+            assert fake.name in outcome["failed"][0]["screen"]
+            again = caster.cast(Card(title="Still here"), hint=fake.name).outcome(timeout=20)
+            assert again["status"] == "speech-only"  # the caster's loop survived the first one
+    finally:
+        loop.run(fake.stop())
+        loop.close()
