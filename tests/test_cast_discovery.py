@@ -43,7 +43,7 @@ def test_companion_appears_with_its_txt_record_and_goes_away_on_stop(caster, tmp
         assert caster.wait_for(named(name), APPEAR_SECONDS), f"not seen within {APPEAR_SECONDS} s of starting"
         appeared = time.perf_counter() - started
         screen = next(screen for screen in caster.screens() if screen.name == name)
-        assert (screen.room, screen.resolution, screen.protocol, screen.kind) == ("hall", "1280x720", 1, "edgecast")
+        assert (screen.room, screen.resolution, screen.protocol, screen.kind) == ("hall", "1280x720", 2, "edgecast")
         assert (screen.host, screen.port, screen.screen_id) == (LOOPBACK, companion.companion.port, companion.companion.companion_id)
     finally:
         stopped = time.perf_counter()

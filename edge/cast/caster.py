@@ -232,6 +232,6 @@ class CardCaster:
         if link is None or (link.screen.host, link.screen.port) != (screen.host, screen.port):
             if link is not None:
                 await link.close()
-            link = ScreenLink(self._session, replace(screen), self.tokens.token_for(screen.screen_id) or "")
+            link = ScreenLink(self._session, replace(screen), self.tokens.key_for(screen.screen_id), self.tokens.speaker_id)
             self._links[screen.key] = link
         return await link.deliver(card, self.settings.deliver_timeout_seconds)

@@ -14,6 +14,7 @@ the page's DOM building could not run a script or load a remote resource.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.resources
 import ipaddress
 import json
@@ -25,7 +26,8 @@ from typing import Any
 from edge.cast.card import CardLimits, CardRejected, CardTooLarge
 from edge.cast.hub import CardHub
 from edge.cast.pairing import PairedSpeakers, PairingCode
-from edge.cast.protocol import AUTH_SCHEME, PROTOCOL_VERSION, ProtocolError, error_message, parse_message
+from edge.cast.proof import ProofError, companion_handshake, valid_nonce, valid_speaker_id
+from edge.cast.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_message
 from edge.events import Card, EventDecodeError, decode_event
 from edge.settings import CastSettings
 
@@ -35,6 +37,8 @@ STATIC_FILES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/ja
 SPEAKER_MESSAGES = frozenset({"card", "ping"})
 PAGE_MESSAGE_BYTES = 64 * 1024
 MAX_PAGES = 32
+MAX_SPEAKER_SOCKETS = 16
+HANDSHAKE_SECONDS = 5.0  # a speaker socket that has not proved itself by then is closed
 FAILED_PAIRING_DELAY_SECONDS = 0.3  # slows guessing down on top of the code rotation
 CODE_REFRESH_SECONDS = 2.0
 
@@ -206,33 +210,14 @@ class Companion:
         logger.info("paired with speaker %r", speaker_name)
         return web.json_response({"token": token, "id": self.companion_id, "name": self.name, "room": self.settings.room})
 
-    def _authorize(self, request) -> str:
-        """The paired speaker's name; 401 without a token, 403 with one the companion does not know."""
-        from aiohttp import web
-
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme != AUTH_SCHEME or not token.strip():
-            raise _json_error(
-                web.HTTPUnauthorized, "not-paired", "pair this speaker first (edge pair NAME CODE)",
-                headers={"WWW-Authenticate": f'{AUTH_SCHEME} realm="edge-companion"'},
-            )
-        speaker = self.paired.speaker_for(token.strip())
-        if speaker is None:
-            raise _json_error(web.HTTPForbidden, "unknown-token", "this speaker is not paired with this screen: pair it again")
-        return speaker
-
     async def _post_card(self, request):
         from aiohttp import web
 
-        self._authorize(request)
-        try:
-            card = _card_from(await request.text())
-            ack = await self.hub.show(card)
-        except CardTooLarge as error:
-            raise _json_error(web.HTTPRequestEntityTooLarge, "too-large", str(error), max_size=0, actual_size=0) from error
-        except (CardRejected, EventDecodeError) as error:
-            raise _json_error(web.HTTPBadRequest, "bad-card", str(error)) from error
-        return web.json_response(ack)
+        raise _json_error(
+            web.HTTPGone, "use-the-speaker-socket",
+            "cards no longer go by HTTP POST (it sent the pairing token over the network): "
+            "cast with `edge cast` or a CardCaster, which use /api/ws with the pairing proof",
+        )
 
     # -- WebSockets -----------------------------------------------------------------------------
 
@@ -247,19 +232,44 @@ class Companion:
         return socket_
 
     async def _speaker_socket(self, request):
+        """A speaker's socket: the pairing proof first (edge.cast.proof), then sealed card messages."""
         from aiohttp import WSMsgType, web
 
-        speaker = self._authorize(request)
-        socket_ = web.WebSocketResponse(max_msg_size=self.limits.max_message_bytes, heartbeat=5.0)
+        speaker_id, nonce = request.query.get("speaker", ""), request.query.get("nonce", "")
+        if not valid_speaker_id(speaker_id) or not valid_nonce(nonce):
+            raise _json_error(web.HTTPBadRequest, "bad-request", "open /api/ws?speaker=SPEAKER_ID&nonce=HEX (see edge.cast.proof)")
+        key = self.paired.key_for(speaker_id)
+        if key is None:
+            raise _json_error(web.HTTPForbidden, "not-paired", "this speaker is not paired with this screen: edge pair NAME CODE")
+        if len(self._speaker_sockets) >= MAX_SPEAKER_SOCKETS:
+            raise _json_error(web.HTTPServiceUnavailable, "too-many-speakers", f"at most {MAX_SPEAKER_SOCKETS} speakers at once")
+        socket_ = web.WebSocketResponse(max_msg_size=2 * self.limits.max_message_bytes, heartbeat=5.0)
         await socket_.prepare(request)
-        logger.info("speaker %r connected", speaker)
         self._speaker_sockets.add(socket_)
         try:
+            try:
+                channel = await asyncio.wait_for(
+                    companion_handshake(socket_, key, self.companion_id, speaker_id, nonce), HANDSHAKE_SECONDS)
+            except (ProofError, TimeoutError) as error:
+                logger.warning("a speaker socket from %s failed the pairing proof: %s", request.remote, error or "too slow")
+                if not socket_.closed:
+                    with contextlib.suppress(ConnectionError):
+                        await socket_.send_json(error_message(f"pairing proof failed: {error or 'too slow'}", "proof-failed"))
+                return socket_
+            speaker = self.paired.name_of(speaker_id)
+            logger.info("speaker %r connected", speaker)
             async for frame in socket_:
-                if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    await socket_.send_json(await self._speaker_message(frame.data))
+                if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                try:
+                    body = channel.open(frame.data)
+                except ProofError as error:
+                    logger.warning("closing speaker %r's socket: %s", speaker, error)
+                    break
+                await socket_.send_str(channel.seal(json.dumps(await self._speaker_message(body))))
         finally:
             self._speaker_sockets.discard(socket_)
+            await socket_.close()
         return socket_
 
     async def _speaker_message(self, raw: Any) -> dict[str, Any]:

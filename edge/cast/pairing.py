@@ -1,8 +1,9 @@
 """Pairing: a short code shown on the screen, exchanged once for a token kept on both sides.
 
 The companion shows a 6-digit code (on its page and in its log). The speaker sends that code
-with its id and name to `POST /api/pair` and gets a random token back; from then on every card
-carries `Authorization: Bearer TOKEN`. The companion keeps only the token's SHA-256 (in
+with its id and name to `POST /api/pair` and gets a random token back: the only time the
+secret crosses the network. From then on both sides prove they hold the pairing key (the
+token's SHA-256) without sending it (edge.cast.proof). The companion keeps only that key (in
 `paired-speakers.json`), the speaker keeps the token (in `screens.json`), both under
 `cast.state_dir`, written atomically with mode 0600. Five wrong codes in a row replace the code,
 and so does a successful pairing, so a code is good for one speaker.
@@ -10,7 +11,6 @@ and so does a successful pairing, so a code is good for one speaker.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -22,6 +22,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from edge.cast.proof import pairing_key
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return pairing_key(token).hex()
 
 
 class PairingCode:
@@ -123,6 +125,21 @@ class PairedSpeakers:
         _write_json(self.path, self._data)
         return token
 
+    def key_for(self, speaker_id: str) -> bytes | None:
+        """The pairing key shared with the speaker `speaker_id`, or None when it is not paired."""
+        entry = self._data["speakers"].get(speaker_id)
+        digest = entry.get("token_sha256") if isinstance(entry, dict) else None
+        if not isinstance(digest, str) or len(digest) != 64:
+            return None
+        try:
+            return bytes.fromhex(digest)
+        except ValueError:
+            return None
+
+    def name_of(self, speaker_id: str) -> str:
+        entry = self._data["speakers"].get(speaker_id)
+        return str(entry.get("name", "")) if isinstance(entry, dict) else ""
+
     def speaker_for(self, token: str) -> str | None:
         """The name of the paired speaker holding `token`, or None."""
         digest = _digest(token).encode()
@@ -152,6 +169,11 @@ class ScreenTokens:
     def token_for(self, companion_id: str) -> str | None:
         entry = self._data["screens"].get(companion_id)
         return entry.get("token") if isinstance(entry, dict) else None
+
+    def key_for(self, companion_id: str) -> bytes:
+        """The pairing key shared with the companion `companion_id`; b"" when not paired."""
+        token = self.token_for(companion_id)
+        return pairing_key(token) if isinstance(token, str) and token else b""
 
     def save(self, companion_id: str, name: str, token: str) -> None:
         self._data["screens"][companion_id] = {"name": name, "token": token, "paired_at": int(time.time())}

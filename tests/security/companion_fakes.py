@@ -12,6 +12,7 @@ written to (/api/ws); how far a speaker lets it get is what the tests check.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ class FakeCompanion:
         self.key = key  # the pairing key, for a companion that really is paired (but hostile)
         self.received: list[str] = []
         self.port: int | None = None
+        self.socket_handler = None  # replaces the speaker socket's handler (a relay)
         self._runner = None
         self._advertiser = None
 
@@ -37,7 +39,7 @@ class FakeCompanion:
 
         app = web.Application()
         app.router.add_get("/api/health", self._health)
-        app.router.add_get("/api/ws", self._socket)
+        app.router.add_get("/api/ws", self.socket_handler or self._socket)
         app.router.add_route("*", "/{tail:.*}", self._anything)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -60,7 +62,7 @@ class FakeCompanion:
     async def _health(self, request):
         from aiohttp import web
 
-        return web.json_response({"id": self.companion_id, "name": self.name, "room": "hall", "protocol": 1, "viewers": 1})
+        return web.json_response({"id": self.companion_id, "name": self.name, "room": "hall", "protocol": 2, "viewers": 1})
 
     async def _anything(self, request):
         from aiohttp import web
@@ -72,19 +74,95 @@ class FakeCompanion:
     async def _socket(self, request):
         from aiohttp import WSMsgType, web
 
+        from edge.cast.proof import ProofError, companion_handshake
+
         self._record(request)
         socket = web.WebSocketResponse(max_msg_size=0)
         await socket.prepare(request)
+        channel = None
+        if self.key is not None:  # paired, so it can prove itself: a real companion gone bad
+            try:
+                channel = await companion_handshake(socket, self.key, self.companion_id, request.query["speaker"],
+                                                    request.query["nonce"])
+            except ProofError:
+                return socket
+        else:  # what a protocol-2 companion says first; without the pairing key its proof can only be made up
+            await socket.send_str(json.dumps({"type": "challenge", "id": self.companion_id,
+                                              "nonce": secrets.token_hex(16), "proof": secrets.token_hex(32)}))
         async for frame in socket:
             if frame.type != WSMsgType.TEXT:
                 continue
             self.received.append(frame.data)
-            message = json.loads(frame.data)
+            message = json.loads(channel.open(frame.data) if channel else frame.data)
             if message.get("type") == "card":
-                await socket.send_str(self._answer(message))
+                answer = self._answer(message)
+                await socket.send_str(channel.seal(answer) if channel else answer)
         return socket
 
     def _answer(self, message: dict[str, Any]) -> str:
         if self.ack is not None:
             return self.ack(message)
         return json.dumps({"type": "ack", "id": message.get("id"), "status": "shown", "viewers": 1})
+
+
+class RelayingImpostor:
+    """Sits between the speaker and the real companion (it advertises the companion's id) and
+    relays the pairing proof both ways, then tampers: "inject" adds a card of its own, "alter"
+    changes the speaker's card, "replay" sends the speaker's card a second time."""
+
+    def __init__(self, companion_id: str, name: str, real_url: str, tamper: str):
+        self.companion = FakeCompanion(companion_id, name)
+        self.real_url = real_url.rstrip("/")
+        self.tamper = tamper
+        self.tampered = 0
+
+    async def start(self) -> None:
+        self.companion.socket_handler = self._relay
+        await self.companion.start()
+
+    async def stop(self) -> None:
+        await self.companion.stop()
+
+    @property
+    def port(self) -> int | None:
+        return self.companion.port
+
+    async def _relay(self, request):
+        import asyncio
+
+        import aiohttp
+        from aiohttp import web
+
+        speaker = web.WebSocketResponse(max_msg_size=0)
+        await speaker.prepare(request)
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(self.real_url + request.path_qs, max_msg_size=0) as real:
+                async def to_speaker():
+                    async for frame in real:
+                        if frame.type == aiohttp.WSMsgType.TEXT:
+                            await speaker.send_str(frame.data)
+                    await speaker.close()
+
+                async def to_real():
+                    async for frame in speaker:
+                        if frame.type == aiohttp.WSMsgType.TEXT:
+                            for data in self._tampered(frame.data):
+                                await real.send_str(data)
+                    await real.close()
+
+                await asyncio.gather(to_speaker(), to_real(), return_exceptions=True)
+        return speaker
+
+    def _tampered(self, data: str) -> list[str]:
+        message = json.loads(data)
+        if not isinstance(message.get("body"), str) or '"card"' not in message["body"]:
+            return [data]  # the handshake and anything that is not a card pass unchanged
+        self.tampered += 1
+        if self.tamper == "alter":
+            message["body"] = message["body"].replace("Dinner at eight", "Send money to the relay")
+            return [json.dumps(message)]
+        if self.tamper == "replay":
+            return [data, data]
+        forged_card = {"type": "card", "id": "forged", "card": {"title": "Injected by the relay"}}
+        forged = {"seq": message["seq"] + 1, "body": json.dumps(forged_card), "mac": secrets.token_hex(32)}
+        return [data, json.dumps(forged)]

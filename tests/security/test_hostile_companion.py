@@ -27,9 +27,10 @@ HOSTILE_ACKS = {
 def test_bad_ack_is_speech_only(kind, tmp_path):
     from edge.cast.caster import CardCaster
     from edge.cast.pairing import ScreenTokens
+    from edge.cast.proof import pairing_key
 
     token = "t" * 43
-    fake = FakeCompanion(uuid.uuid4().hex, unique("Hostile screen"), ack=HOSTILE_ACKS[kind])
+    fake = FakeCompanion(uuid.uuid4().hex, unique("Hostile screen"), ack=HOSTILE_ACKS[kind], key=pairing_key(token))
     loop = LoopThread()
     loop.run(fake.start())
     settings = CastSettings(interface=LOOPBACK, state_dir=str(tmp_path), browse_chromecast=False,
