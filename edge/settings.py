@@ -207,6 +207,8 @@ class CastSettings:
     history_size: int = 50  # companion: cards kept for the page's history
     pairing_code_ttl_seconds: float = 600.0  # companion: a shown pairing code is replaced after this
     pairing_code_on_remote_pages: bool = False  # companion: show the code on pages of other machines too
+    pairing_max_failures: int = 5  # companion: wrong codes in a row (from anyone) before pairing pauses
+    pairing_cooldown_seconds: float = 60.0  # companion: that pause; it doubles with each further run, up to an hour
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,10 @@ async def pair_with(session: Any, screen: Screen, code: str, speaker_id: str, sp
             answer = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         raise PairingFailed(f"cannot reach {screen.name} at {screen.base_url}: {error}") from error
-    if response.status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+    token = answer.get("token") if isinstance(answer, dict) else None
+    if response.status != 200 or not isinstance(token, str) or not 16 <= len(token) <= 256:
         text = answer.get("text") if isinstance(answer, dict) else None
-        raise PairingFailed(f"{screen.name} refused pairing ({response.status}): {text or 'no reason given'}")
+        raise PairingFailed(f"{screen.name} refused pairing ({response.status}): {str(text or 'no reason given')[:200]}")
     if answer.get("id") != screen.screen_id:
         raise PairingFailed(f"{screen.name} answered with another companion id: pair again")
     return answer

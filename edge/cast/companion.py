@@ -25,9 +25,10 @@ from typing import Any
 
 from edge.cast.card import CardLimits, CardRejected, CardTooLarge
 from edge.cast.hub import CardHub
-from edge.cast.pairing import PairedSpeakers, PairingCode
+from edge.cast.pairing import PairedSpeakers, PairingCode, PairingError, parse_pair_request
 from edge.cast.proof import ProofError, companion_handshake, valid_nonce, valid_speaker_id
 from edge.cast.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_message
+from edge.cast.throttle import PairingThrottle
 from edge.events import Card, EventDecodeError, decode_event
 from edge.settings import CastSettings
 
@@ -39,7 +40,8 @@ PAGE_MESSAGE_BYTES = 64 * 1024
 MAX_PAGES = 32
 MAX_SPEAKER_SOCKETS = 16
 HANDSHAKE_SECONDS = 5.0  # a speaker socket that has not proved itself by then is closed
-FAILED_PAIRING_DELAY_SECONDS = 0.3  # slows guessing down on top of the code rotation
+FAILED_PAIRING_DELAY_SECONDS = 0.3  # slows guessing down on top of the code rotation and the pause
+PAIR_REQUEST_BYTES = 4096
 CODE_REFRESH_SECONDS = 2.0
 
 
@@ -70,6 +72,8 @@ class Companion:
         self.limits = CardLimits.from_settings(settings)
         self.paired = PairedSpeakers(settings.state_dir)
         self.code = PairingCode(settings.pairing_code_ttl_seconds)
+        self.throttle = PairingThrottle(settings.pairing_max_failures, settings.pairing_cooldown_seconds)
+        self._pairing_lock = asyncio.Lock()
         self.hub = CardHub(self.name, settings.room, self.limits, settings.history_size, settings.ack_timeout_seconds)
         self.advertise = advertise
         self.on_code = on_code  # told every new pairing code (the CLI prints it)
@@ -194,20 +198,31 @@ class Companion:
     async def _pair(self, request):
         from aiohttp import web
 
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        if not isinstance(body, dict) or not all(isinstance(body.get(key), str) for key in ("code", "speaker_id")):
-            raise _json_error(web.HTTPBadRequest, "bad-request", 'send {"code": "123456", "speaker_id": "...", "speaker_name": "..."}')
-        speaker_name = str(body.get("speaker_name") or "speaker")[:80]
-        if not self.code.check(body["code"]):
-            await asyncio.sleep(FAILED_PAIRING_DELAY_SECONDS)
-            await self._publish_code()
-            raise _json_error(web.HTTPForbidden, "bad-code", "wrong pairing code: read the code shown on the screen and try again")
-        token = self.paired.add(body["speaker_id"][:80], speaker_name)
-        await self._publish_code(paired=speaker_name)
-        logger.info("paired with speaker %r", speaker_name)
+        if request.content_type != "application/json":
+            raise _json_error(web.HTTPUnsupportedMediaType, "bad-request", "send the pairing request as application/json")
+        async with self._pairing_lock:  # one attempt at a time, so parallel guesses wait their turn
+            wait = self.throttle.paused_for()
+            if wait > 0:
+                raise _json_error(
+                    web.HTTPTooManyRequests, "paused", f"too many wrong pairing codes: pairing is paused for {wait:.0f} s; "
+                    "then read the code shown on the screen and try again", headers={"Retry-After": str(int(wait) + 1)},
+                )
+            raw = await request.content.read(PAIR_REQUEST_BYTES + 1)
+            try:
+                if len(raw) > PAIR_REQUEST_BYTES:
+                    raise PairingError(f"a pairing request is at most {PAIR_REQUEST_BYTES} bytes")
+                pair = parse_pair_request(raw)
+            except PairingError as error:
+                raise _json_error(web.HTTPBadRequest, "bad-request", str(error)) from error
+            if not self.code.check(pair.code):
+                self.throttle.failed()
+                await asyncio.sleep(FAILED_PAIRING_DELAY_SECONDS)
+                await self._publish_code()
+                raise _json_error(web.HTTPForbidden, "bad-code", "wrong pairing code: read the code shown on the screen and try again")
+            self.throttle.succeeded()
+        token = self.paired.add(pair.speaker_id, pair.speaker_name)
+        await self._publish_code(paired=pair.speaker_name)
+        logger.info("paired with speaker %r", pair.speaker_name)
         return web.json_response({"token": token, "id": self.companion_id, "name": self.name, "room": self.settings.room})
 
     async def _post_card(self, request):

@@ -20,10 +20,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.cast.proof import pairing_key
+from edge.cast.proof import pairing_key, valid_speaker_id
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,32 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def _digest(token: str) -> str:
     return pairing_key(token).hex()
+
+
+@dataclass(frozen=True)
+class PairRequest:
+    code: str
+    speaker_id: str
+    speaker_name: str
+
+
+def parse_pair_request(raw: bytes) -> PairRequest:
+    """The body of `POST /api/pair` (untrusted bytes); PairingError says what a valid one looks like."""
+    usage = 'send {"code": "123456", "speaker_id": "...", "speaker_name": "..."}'
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, too deep
+        raise PairingError(f"the pairing request is not JSON: {usage}") from error
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not valid_speaker_id(body.get("speaker_id")):
+        raise PairingError(f"{usage} (speaker_id: 1 to 80 printable characters)")
+    name = body.get("speaker_name")
+    name = clean_name(name) if isinstance(name, str) else ""
+    return PairRequest(body["code"][:32], body["speaker_id"], name or "speaker")
+
+
+def clean_name(name: str) -> str:
+    """A display name from the other side: printable characters only, at most 80."""
+    return "".join(char for char in name if char.isprintable())[:80].strip()
 
 
 class PairingCode:
