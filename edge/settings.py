@@ -207,6 +207,9 @@ class CastSettings:
     history_size: int = 50  # companion: cards kept for the page's history
     pairing_code_ttl_seconds: float = 600.0  # companion: a shown pairing code is replaced after this
     pairing_code_on_remote_pages: bool = False  # companion: show the code on pages of other machines too
+    trust_loopback_pages: bool = True  # companion: a page on this machine needs no view key (off on shared machines)
+    allowed_host_names: str = ""  # companion: comma-separated host names pages may use besides IP addresses and this machine's name
+    http_idle_timeout_seconds: float = 15.0  # companion: a connection without a complete request for this long is closed
     pairing_max_failures: int = 5  # companion: wrong codes in a row (from anyone) before pairing pauses
     pairing_cooldown_seconds: float = 60.0  # companion: that pause; it doubles with each further run, up to an hour
 

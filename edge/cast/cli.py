@@ -84,6 +84,8 @@ def _run_companion(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(signum, stopping.set)
         await companion.start()
         print(f"companion {companion.name!r} at {companion.url}  pairing code {companion.code.current()}", flush=True)
+        for link in companion.screen_links():
+            print(f"screens on other machines open {link}", flush=True)
         try:
             await stopping.wait()
         finally:

@@ -25,6 +25,7 @@ from typing import Any
 
 from edge.cast.card import CardLimits, CardRejected, CardTooLarge
 from edge.cast.hub import CardHub
+from edge.cast.pages import host_allowed, origin_allowed, own_host_names, page_belongs
 from edge.cast.pairing import PairedSpeakers, PairingCode, PairingError, parse_pair_request
 from edge.cast.proof import ProofError, companion_handshake, valid_nonce, valid_speaker_id
 from edge.cast.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_message
@@ -39,6 +40,7 @@ SPEAKER_MESSAGES = frozenset({"card", "ping"})
 PAGE_MESSAGE_BYTES = 64 * 1024
 MAX_PAGES = 32
 MAX_SPEAKER_SOCKETS = 16
+LOCKED_TEXT = "this screen needs the link `edge companion` printed (with #key=...) to show cards"
 HANDSHAKE_SECONDS = 5.0  # a speaker socket that has not proved itself by then is closed
 FAILED_PAIRING_DELAY_SECONDS = 0.3  # slows guessing down on top of the code rotation and the pause
 PAIR_REQUEST_BYTES = 4096
@@ -66,7 +68,8 @@ def shows_pairing_code(remote: str | None, on_remote_pages: bool) -> bool:
 class Companion:
     """One companion: web server, page hub, pairing, and (optionally) its mDNS advertisement."""
 
-    def __init__(self, settings: CastSettings, advertise: bool = True, on_code: Callable[[str], None] | None = None):
+    def __init__(self, settings: CastSettings, advertise: bool = True, on_code: Callable[[str], None] | None = None,
+                 view_key: str | None = None, speakers: bool = True):
         self.settings = settings
         self.name = settings.name or socket.gethostname()
         self.limits = CardLimits.from_settings(settings)
@@ -83,6 +86,9 @@ class Companion:
         self._static: dict[str, bytes] = {}
         self._tasks: list[asyncio.Task] = []
         self._speaker_sockets: set[Any] = set()
+        self.view_key = view_key or self.paired.view_key  # a page not on this machine shows it to get cards
+        self.speakers = speakers  # False: no pairing and no speaker socket (the speaker's own Chromecast relay)
+        self._host_names: frozenset[str] = own_host_names(settings.allowed_host_names)
 
     @property
     def companion_id(self) -> str:
@@ -93,6 +99,12 @@ class Companion:
         host = self.settings.interface or "127.0.0.1"
         return f"http://{host}:{self.port}/"
 
+    def screen_links(self) -> list[str]:
+        """The links other machines' screens open: an address of this machine, and the view key."""
+        from edge.cast.advertise import advertised_addresses
+
+        return [f"http://{address}:{self.port}/#key={self.view_key}" for address in advertised_addresses(self.settings.interface)]
+
     async def start(self) -> None:
         try:
             from aiohttp import web
@@ -100,16 +112,19 @@ class Companion:
             raise ImportError("the companion needs aiohttp: pip install -e '.[cast]'") from error
         web_files = importlib.resources.files("edge.cast") / "web"
         self._static = {route: (web_files / name).read_bytes() for route, (name, _) in STATIC_FILES.items()}
-        app = web.Application(client_max_size=self.limits.max_message_bytes, middlewares=[self._security_headers()])
+        app = web.Application(client_max_size=self.limits.max_message_bytes,
+                              middlewares=[self._security_headers(), self._known_hosts_only()])
         app.router.add_get("/", self._static_file)
         app.router.add_get("/app.js", self._static_file)
         app.router.add_get("/app.css", self._static_file)
         app.router.add_get("/ws", self._page_socket)
         app.router.add_get("/api/health", self._health)
-        app.router.add_post("/api/pair", self._pair)
-        app.router.add_post("/api/cards", self._post_card)
-        app.router.add_get("/api/ws", self._speaker_socket)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        if self.speakers:
+            app.router.add_post("/api/pair", self._pair)
+            app.router.add_post("/api/cards", self._post_card)
+            app.router.add_get("/api/ws", self._speaker_socket)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
+                                     keepalive_timeout=self.settings.http_idle_timeout_seconds)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.interface or None, self.settings.port)
         try:
@@ -130,6 +145,7 @@ class Companion:
                 self.settings.interface, self.name, self.settings.room, self.settings.resolution,
                 self.companion_id, self.port,
             )
+            self._host_names = own_host_names(self.settings.allowed_host_names, [self.advertiser.host_name])
             await self.advertiser.start()
         logger.info("companion %r at %s, pairing code %s", self.name, self.url, self.code.current())
 
@@ -178,6 +194,22 @@ class Companion:
             if isinstance(response, web.HTTPException):
                 raise response
             return response
+
+        return middleware
+
+    def _known_hosts_only(self):
+        """421 for a request that reached this companion through a name it does not know (DNS rebinding)."""
+        from aiohttp import web
+
+        @web.middleware
+        async def middleware(request, handler):
+            if not host_allowed(request.headers.get("Host"), self._host_names):
+                raise _json_error(
+                    web.HTTPMisdirectedRequest, "unknown-host",
+                    "this companion does not answer to that host name: open it by its IP address, or add the name "
+                    "to cast.allowed_host_names",
+                )
+            return await handler(request)
 
         return middleware
 
@@ -239,10 +271,17 @@ class Companion:
     async def _page_socket(self, request):
         from aiohttp import web
 
-        if self.hub.viewers >= MAX_PAGES:
+        if not origin_allowed(request.headers.get("Origin"), request.headers.get("Host")):
+            raise _json_error(web.HTTPForbidden, "foreign-origin", "only the companion's own page may open its socket")
+        belongs = page_belongs(request.remote, request.query.get("key"), self.view_key, self.settings.trust_loopback_pages)
+        if belongs and self.hub.viewers >= MAX_PAGES:
             raise _json_error(web.HTTPServiceUnavailable, "too-many-pages", f"at most {MAX_PAGES} pages may be open")
         socket_ = web.WebSocketResponse(max_msg_size=PAGE_MESSAGE_BYTES, heartbeat=10.0)
         await socket_.prepare(request)
+        if not belongs:  # told why and closed at once: it holds no slot and sees nothing
+            await socket_.send_json({"type": "locked", "name": self.name, "text": LOCKED_TEXT})
+            await socket_.close()
+            return socket_
         await self.hub.serve_page(socket_, shows_pairing_code(request.remote, self.settings.pairing_code_on_remote_pages))
         return socket_
 

@@ -139,10 +139,18 @@ class PairedSpeakers:
         if not isinstance(self._data.get("companion_id"), str) or not isinstance(self._data.get("speakers"), dict):
             self._data = {"companion_id": uuid.uuid4().hex, "speakers": self._data.get("speakers", {}) or {}}
             _write_json(self.path, self._data)
+        if not isinstance(self._data.get("view_key"), str) or len(self._data["view_key"]) < 16:
+            self._data["view_key"] = secrets.token_urlsafe(18)
+            _write_json(self.path, self._data)
 
     @property
     def companion_id(self) -> str:
         return self._data["companion_id"]
+
+    @property
+    def view_key(self) -> str:
+        """What a page on another machine shows to get cards (the `#key=` of the screen link)."""
+        return self._data["view_key"]
 
     def add(self, speaker_id: str, speaker_name: str) -> str:
         token = secrets.token_urlsafe(32)
