@@ -134,6 +134,7 @@ def test_chromecasts_with_a_screen_are_listed_speakers_and_groups_are_not(advert
         tv = listed[names["tv"]]
         assert (tv.kind, tv.port, tv.model) == ("chromecast", 8009, "Chromecast") and tv.room.endswith("living room")
         assert names["mini"] not in listed and names["group"] not in listed
+        assert caster.pair(names["tv"])["confirmed"]  # a Chromecast is cast to only once the user allowed it
         # No Chromecast answers at 127.0.0.1:8009, so the cast must end speech-only, with the reason.
         outcome = caster.cast(__import__("edge.events").events.Card(title="hi"), hint=names["tv"]).outcome(timeout=20)
         assert outcome["status"] == "speech-only", outcome
@@ -145,6 +146,7 @@ def test_chromecast_helpers():
     assert room_from_name("Bob's Chromecast") == "bob's" and room_from_name("Upstairs") == ""
     assert local_address_for("127.0.0.1") == "127.0.0.1"
     assert relay_page_url("127.0.0.1", 8123) == "http://127.0.0.1:8123/"
+    assert relay_page_url("127.0.0.1", 8123, "k3y") == "http://127.0.0.1:8123/#key=k3y"
 
     class Info:
         uuid, host, port, model_name, friendly_name = "u1", "10.0.0.5", 8009, "Chromecast", "Den TV"

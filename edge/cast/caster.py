@@ -128,22 +128,30 @@ class CardCaster:
             return None
         return choose_screens(self.screens(), hint).first
 
-    def pair(self, hint: str, code: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Pair with the companion `hint` names, using the code its screen shows."""
+    def pair(self, hint: str, code: str = "", timeout: float = 10.0) -> dict[str, Any]:
+        """Pair with the companion `hint` names, using the code its screen shows; for a Chromecast (which
+        has no code) this is the user's confirmation that the speaker may cast to it."""
         screen = self.wait_for_screen(hint, timeout, min_score=NAME_WORDS)
         if screen is None:
-            partial = [s for s in self.screens() if hint_score(s, hint) and s.kind == EDGECAST_KIND]
+            partial = [s for s in self.screens() if hint_score(s, hint)]
             if len(partial) != 1:
-                known = ", ".join(sorted(s.name for s in self.screens() if s.kind == EDGECAST_KIND)) or "none"
-                raise PairingFailed(f"no companion is named {hint!r} (screens found: {known}); "
+                known = ", ".join(sorted(s.name for s in self.screens())) or "none"
+                raise PairingFailed(f"no screen is named {hint!r} (screens found: {known}); "
                                     "is `edge companion` running on this network?")
             screen = partial[0]
         if screen.kind != EDGECAST_KIND:
-            raise PairingFailed(f"{screen.name} is a {screen.kind}: only companions need pairing")
+            self.tokens.confirm(screen.screen_id, screen.name, screen.kind)
+            logger.info("casting to the %s %s confirmed", screen.kind, screen.name)
+            return {"screen": screen.name, "room": screen.room, "id": screen.screen_id, "confirmed": True}
+        if not code.strip():
+            raise PairingFailed(f"{screen.name} is a companion: give the code its screen shows (edge pair NAME CODE)")
         return self._call(self._pair(screen, code), timeout)
 
     def is_paired(self, screen: Screen) -> bool:
-        return screen.kind != EDGECAST_KIND or self.tokens.token_for(screen.screen_id) is not None
+        """A companion this speaker paired with, or another screen (a Chromecast) the user confirmed."""
+        if screen.kind == EDGECAST_KIND:
+            return self.tokens.token_for(screen.screen_id) is not None
+        return self.tokens.confirmed(screen.screen_id)
 
     def close(self) -> None:
         if self._loop is None:
@@ -203,7 +211,8 @@ class CardCaster:
         choice = choose_screens(self.registry.screens(), hint, self.settings.room, self.last_used)
         candidates = [screen for screen in choice.candidates if self.is_paired(screen)]
         if not candidates:
-            return _speech_only(started, "no paired screen is online (edge screens; edge pair NAME CODE)")
+            return _speech_only(started, "no paired screen is online (edge screens; edge pair NAME CODE, "
+                                         "or edge pair NAME to allow a Chromecast)")
         if not self.settings.fallback_to_other_screens:
             candidates = candidates[:1]
         failures = []

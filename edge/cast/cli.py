@@ -3,6 +3,7 @@
     edge companion --name "Kitchen TV" --room kitchen     # on the screen's machine; open the URL it prints
     edge screens                                          # what this speaker sees on the network
     edge pair "kitchen tv" 123456                         # the code the companion's page shows
+    edge pair "living room tv"                            # a Chromecast: allow casting to it (once)
     edge cast --to "kitchen tv" card.json                 # a card as JSON (Card fields), - for stdin
 """
 
@@ -51,9 +52,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     screens.add_argument("--json", action="store_true", help="one JSON object per screen")
     screens.set_defaults(handler=_run_screens)
 
-    pair = commands.add_parser("pair", parents=[common, network], help="pair this speaker with a companion screen")
+    pair = commands.add_parser(
+        "pair", parents=[common, network], help="pair this speaker with a companion screen, or allow a Chromecast",
+        description="Pair with a companion (the code its screen shows), or confirm that this speaker may cast to a "
+        "Chromecast (no code): a Chromecast is never cast to before that.",
+    )
     pair.add_argument("screen", help="the screen's name or room, e.g. 'kitchen tv'")
-    pair.add_argument("code", help="the code the screen shows")
+    pair.add_argument("code", nargs="?", default="", help="the code a companion's screen shows (none for a Chromecast)")
     pair.add_argument("--wait", type=float, default=5.0, help="seconds to look for the screen (default 5)")
     pair.set_defaults(handler=_run_pair)
 
@@ -135,7 +140,8 @@ def _run_pair(args: argparse.Namespace, settings: Settings) -> int:
         except PairingFailed as error:
             print(f"edge pair: {error}", file=sys.stderr)
             return EXIT_FAILED
-    print(f"paired with {answer['screen']}" + (f" ({answer['room']})" if answer.get("room") else ""))
+    verb = "allowed casting to" if answer.get("confirmed") else "paired with"
+    print(f"{verb} {answer['screen']}" + (f" ({answer['room']})" if answer.get("room") else ""))
     return 0
 
 

@@ -210,6 +210,15 @@ class ScreenTokens:
         token = self.token_for(companion_id)
         return pairing_key(token) if isinstance(token, str) and token else b""
 
+    def confirm(self, screen_id: str, name: str, kind: str) -> None:
+        """The user allowed casting to a screen that has no pairing code (a Chromecast)."""
+        self._data["screens"][screen_id] = {"name": name, "kind": kind, "confirmed_at": int(time.time())}
+        _write_json(self.path, self._data)
+
+    def confirmed(self, screen_id: str) -> bool:
+        entry = self._data["screens"].get(screen_id)
+        return isinstance(entry, dict) and "confirmed_at" in entry
+
     def save(self, companion_id: str, name: str, token: str) -> None:
         self._data["screens"][companion_id] = {"name": name, "token": token, "paired_at": int(time.time())}
         _write_json(self.path, self._data)

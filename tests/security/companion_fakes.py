@@ -166,3 +166,24 @@ class RelayingImpostor:
         forged_card = {"type": "card", "id": "forged", "card": {"title": "Injected by the relay"}}
         forged = {"seq": message["seq"] + 1, "body": json.dumps(forged_card), "mac": secrets.token_hex(32)}
         return [data, json.dumps(forged)]
+
+
+async def advertise_chromecast(name: str, port: int):
+    """A `_googlecast._tcp` record on loopback, as a Chromecast announces itself (nothing answers at `port`);
+    returns the AsyncZeroconf to close."""
+    import socket
+    import uuid
+
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+    device_id = uuid.uuid4().hex
+    record = AsyncServiceInfo(
+        "_googlecast._tcp.local.", f"Chromecast-{device_id}._googlecast._tcp.local.",
+        addresses=[socket.inet_aton(LOOPBACK)], port=port,
+        properties={"id": device_id, "fn": name, "md": "Chromecast", "ve": "05", "ca": "4101"},
+        server=f"cast-{device_id[:8]}.local.",
+    )
+    zeroconf = AsyncZeroconf(interfaces=[LOOPBACK], ip_version=IPVersion.V4Only)
+    await zeroconf.async_register_service(record, cooperating_responders=True)
+    return zeroconf
