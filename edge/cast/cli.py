@@ -45,7 +45,14 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     companion.add_argument("--name", help="the screen's name, e.g. 'Kitchen TV' (default: the host name)")
     companion.add_argument("--room", help="the room it is in, e.g. kitchen")
     companion.add_argument("--resolution", help="WIDTHxHEIGHT to advertise")
+    companion.add_argument("--speakers", action="store_true", help="list the speakers paired with this screen and exit")
+    companion.add_argument("--unpair", metavar="SPEAKER", help="revoke a speaker's pairing (name or id) and exit; "
+                           "a running companion stops trusting it at once")
     companion.set_defaults(handler=_run_companion)
+
+    unpair = commands.add_parser("unpair", parents=[common, network], help="forget a screen this speaker paired with or allowed")
+    unpair.add_argument("screen", help="the screen's name (as `edge screens` shows it) or id")
+    unpair.set_defaults(handler=_run_unpair)
 
     screens = commands.add_parser("screens", parents=[common, network], help="list the screens this speaker can cast to")
     screens.add_argument("--wait", type=float, default=2.0, help="seconds to listen for screens (default 2)")
@@ -80,6 +87,14 @@ def cast_settings(args: argparse.Namespace, settings: Settings):
 
 def _run_companion(args: argparse.Namespace, settings: Settings) -> int:
     from edge.cast.companion import Companion
+    from edge.cast.pairing import PairedSpeakers, PairingError
+
+    if args.speakers or args.unpair:
+        try:
+            return _manage_speakers(PairedSpeakers(cast_settings(args, settings).state_dir), args.unpair)
+        except PairingError as error:
+            print(f"edge companion: {error}", file=sys.stderr)
+            return EXIT_FAILED
 
     async def serve() -> None:
         companion = Companion(cast_settings(args, settings), on_code=lambda code: print(f"pairing code {code}", flush=True))
@@ -98,16 +113,49 @@ def _run_companion(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         asyncio.run(serve())
-    except (OSError, ImportError, ValueError) as error:
+    except (OSError, ImportError, ValueError, PairingError) as error:
         print(f"edge companion: {error}", file=sys.stderr)
         return EXIT_FAILED
     return 0
 
 
+def _manage_speakers(paired, unpair: str | None) -> int:
+    if unpair:
+        names = paired.remove(unpair)
+        if not names:
+            print(f"edge companion: no paired speaker is named {unpair!r}; see edge companion --speakers", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"unpaired {', '.join(names)}")
+        return 0
+    for speaker_id, name in sorted(paired.speakers().items(), key=lambda item: item[1].lower()):
+        print(f"{name:32} {speaker_id}")
+    return 0
+
+
+def _run_unpair(args: argparse.Namespace, settings: Settings) -> int:
+    from edge.cast.pairing import PairingError, ScreenTokens
+
+    try:
+        names = ScreenTokens(cast_settings(args, settings).state_dir).forget(args.screen)
+    except PairingError as error:
+        print(f"edge unpair: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if not names:
+        print(f"edge unpair: this speaker has no screen named {args.screen!r}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"forgot {', '.join(names)}")
+    return 0
+
+
 def _caster(args: argparse.Namespace, settings: Settings):
     from edge.cast.caster import CardCaster
+    from edge.cast.pairing import PairingError
 
-    return CardCaster(dataclasses.replace(cast_settings(args, settings), enabled=True)).start()
+    try:
+        return CardCaster(dataclasses.replace(cast_settings(args, settings), enabled=True)).start()
+    except PairingError as error:
+        print(f"edge {args.command}: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
 
 
 def _run_screens(args: argparse.Namespace, settings: Settings) -> int:

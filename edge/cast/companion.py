@@ -320,6 +320,9 @@ class Companion:
                 except ProofError as error:
                     logger.warning("closing speaker %r's socket: %s", speaker, error)
                     break
+                if self.paired.key_for(speaker_id) != key:
+                    logger.info("speaker %r was unpaired: closing its socket", speaker)
+                    break
                 await socket_.send_str(channel.seal(json.dumps(await self._speaker_message(body))))
         finally:
             self._speaker_sockets.discard(socket_)

@@ -67,6 +67,14 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
 def _digest(token: str) -> str:
     return pairing_key(token).hex()
 
@@ -131,7 +139,10 @@ class PairingCode:
 
 
 class PairedSpeakers:
-    """The companion's side: its own stable id and the hashed tokens of the speakers it trusts."""
+    """The companion's side: its own stable id and the pairing keys of the speakers it trusts.
+
+    The file is read again when it changes on disk, so `edge companion --unpair NAME` takes effect
+    in a companion that is running."""
 
     def __init__(self, state_dir: str):
         self.path = state_path(state_dir) / COMPANION_FILE
@@ -142,6 +153,36 @@ class PairedSpeakers:
         if not isinstance(self._data.get("view_key"), str) or len(self._data["view_key"]) < 16:
             self._data["view_key"] = secrets.token_urlsafe(18)
             _write_json(self.path, self._data)
+        self._stamp = _stamp(self.path)
+
+    def _fresh(self) -> dict[str, Any]:
+        stamp = _stamp(self.path)
+        if stamp != self._stamp:
+            try:
+                data = _read_json(self.path)
+            except PairingError as error:
+                logger.warning("keeping the pairings in memory: %s", error)
+                data = {}
+            if isinstance(data.get("speakers"), dict):
+                self._data["speakers"] = data["speakers"]
+            self._stamp = stamp
+        return self._data["speakers"]
+
+    def speakers(self) -> dict[str, str]:
+        """Paired speakers: id -> name."""
+        return {speaker_id: str(entry.get("name", "")) for speaker_id, entry in self._fresh().items() if isinstance(entry, dict)}
+
+    def remove(self, name_or_id: str) -> list[str]:
+        """Forget the speakers with this name or id; their names (empty when none matched)."""
+        wanted = name_or_id.strip().lower()
+        gone = [speaker_id for speaker_id, name in self.speakers().items() if wanted in (speaker_id.lower(), name.lower())]
+        names = [self.speakers()[speaker_id] or speaker_id for speaker_id in gone]
+        for speaker_id in gone:
+            del self._data["speakers"][speaker_id]
+        if gone:
+            _write_json(self.path, self._data)
+            self._stamp = _stamp(self.path)
+        return names
 
     @property
     def companion_id(self) -> str:
@@ -154,15 +195,17 @@ class PairedSpeakers:
 
     def add(self, speaker_id: str, speaker_name: str) -> str:
         token = secrets.token_urlsafe(32)
+        self._fresh()  # a pairing removed on disk meanwhile stays removed
         self._data["speakers"][speaker_id] = {
             "name": speaker_name, "token_sha256": _digest(token), "paired_at": int(time.time()),
         }
         _write_json(self.path, self._data)
+        self._stamp = _stamp(self.path)
         return token
 
     def key_for(self, speaker_id: str) -> bytes | None:
         """The pairing key shared with the speaker `speaker_id`, or None when it is not paired."""
-        entry = self._data["speakers"].get(speaker_id)
+        entry = self._fresh().get(speaker_id)
         digest = entry.get("token_sha256") if isinstance(entry, dict) else None
         if not isinstance(digest, str) or len(digest) != 64:
             return None
@@ -172,7 +215,7 @@ class PairedSpeakers:
             return None
 
     def name_of(self, speaker_id: str) -> str:
-        entry = self._data["speakers"].get(speaker_id)
+        entry = self._fresh().get(speaker_id)
         return str(entry.get("name", "")) if isinstance(entry, dict) else ""
 
     def speaker_for(self, token: str) -> str | None:
@@ -184,7 +227,7 @@ class PairedSpeakers:
         return None
 
     def __len__(self) -> int:
-        return len(self._data["speakers"])
+        return len(self._fresh())
 
 
 class ScreenTokens:
@@ -222,6 +265,18 @@ class ScreenTokens:
     def save(self, companion_id: str, name: str, token: str) -> None:
         self._data["screens"][companion_id] = {"name": name, "token": token, "paired_at": int(time.time())}
         _write_json(self.path, self._data)
+
+    def forget(self, name_or_id: str) -> list[str]:
+        """Forget the screens with this name or id (their tokens and confirmations); their names."""
+        wanted = name_or_id.strip().lower()
+        gone = [screen_id for screen_id, entry in self._data["screens"].items()
+                if wanted == screen_id.lower() or (isinstance(entry, dict) and wanted == str(entry.get("name", "")).lower())]
+        names = [str(self._data["screens"][screen_id].get("name", screen_id)) for screen_id in gone]
+        for screen_id in gone:
+            del self._data["screens"][screen_id]
+        if gone:
+            _write_json(self.path, self._data)
+        return names
 
     def paired_ids(self) -> set[str]:
         return set(self._data["screens"])
