@@ -218,10 +218,17 @@ class CastSettings:
 class BridgeSettings:
     """`edge serve`: Wyoming service, satellite sessions, UART link (firmware_bridge/)."""
 
-    uri: str = "tcp://0.0.0.0:10700"  # where `edge serve` listens for Wyoming peers
+    uri: str = ""  # tcp://HOST:PORT where `edge serve` listens; empty: tcp://<interface, else 127.0.0.1>:<port>
+    port: int = 10700  # TCP port when uri is empty
+    interface: str = ""  # IP address to listen and advertise on (the only one zeroconf uses); empty: loopback only
+    allowed_peers: str = ""  # comma-separated IP addresses or networks served without a satellite key, e.g. Home Assistant's
+    secret_env: str = "EDGE_WYOMING_SECRET"  # environment variable holding the secret satellite keys derive from (may be unset)
+    max_connections: int = 32  # open connections at once; more are refused with an error
+    max_connections_per_address: int = 16  # open connections from one peer address
+    idle_timeout_seconds: float = 60.0  # a connection that is not a satellite and sends no whole event for this long is closed
+    max_text_chars: int = 2000  # characters of text to speak, recognise or handle in one event
     zeroconf: bool = True  # advertise the service as _wyoming._tcp.local.
     zeroconf_name: str = ""  # empty: "edge-<hostname>"
-    interface: str = ""  # IP address to advertise on (and the only one zeroconf uses); empty: all
     satellites: str = ""  # comma-separated tcp:// URIs of satellites to dial (wyoming-satellite)
     max_header_bytes: int = 16384  # bytes in one frame's JSON header line
     max_data_bytes: int = 1048576  # bytes in one frame's JSON data block

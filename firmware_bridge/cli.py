@@ -23,8 +23,12 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         "serve", parents=[common], help="serve ASR, TTS, intent, handle and satellites over Wyoming",
         description="Run the on-device pipeline as a Wyoming service (Home Assistant, Rhasspy, satellites).",
     )
-    serve.add_argument("--wyoming", metavar="tcp://HOST:PORT", help="where to listen (default: bridge.uri, tcp://0.0.0.0:10700)")
-    serve.add_argument("--interface", metavar="IP", help="advertise with zeroconf on this address only (bridge.interface)")
+    serve.add_argument("--wyoming", metavar="tcp://HOST:PORT",
+                       help="where to listen (default: bridge.uri, else tcp://<bridge.interface>:10700, else 127.0.0.1 only)")
+    serve.add_argument("--interface", metavar="IP", help="listen and advertise on this address (bridge.interface); "
+                       "set bridge.allowed_peers or a satellite secret too (docs/security.md)")
+    serve.add_argument("--satellite-key", metavar="NAME", help="print the key of satellite NAME (derived from the secret in "
+                       "$EDGE_WYOMING_SECRET, see bridge.secret_env) and exit; put it on that satellite only")
     serve.add_argument("--no-zeroconf", action="store_true", help="do not advertise _wyoming._tcp.local.")
     serve.add_argument("--satellite", action="append", default=[], metavar="tcp://HOST:PORT",
                        help="also dial this satellite (e.g. wyoming-satellite); repeatable")
@@ -50,6 +54,9 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gain", type=float, default=1.0, help="scale the audio (a farther satellite hears less)")
     parser.add_argument("--json", action="store_true", help="print one JSON line with the results")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each server event")
+    parser.add_argument("--key-env", default="EDGE_SATELLITE_KEY", metavar="VARIABLE",
+                        help="environment variable holding this satellite's key in hex (edge serve --satellite-key NAME); "
+                        "unset: no key (default EDGE_SATELLITE_KEY)")
 
 
 def simulator_main(argv: list[str] | None = None) -> int:
@@ -69,11 +76,12 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         host, port = parse_tcp_uri(args.server)
         pcm = wav_request_pcm(args.wav, args.gain)
-    except (BadUriError, AudioInputError) as error:
+        key = _satellite_key(args.key_env)
+    except (BadUriError, AudioInputError, ValueError) as error:
         print(f"edge satellite: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        report = asyncio.run(run_turn(host, port, pcm, args.name, args.room, args.speed, timeout_seconds=args.timeout))
+        report = asyncio.run(run_turn(host, port, pcm, args.name, args.room, args.speed, timeout_seconds=args.timeout, key=key))
     except (OSError, TimeoutError, SatelliteTurnError) as error:
         print(f"edge satellite: no answer from {args.server}: {error or type(error).__name__}", file=sys.stderr)
         return EXIT_FAILED
@@ -102,13 +110,29 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0 if report.answered or (report.error is not None and report.error.code == "answered-elsewhere") else EXIT_FAILED
 
 
+def _satellite_key(variable: str) -> bytes | None:
+    import os
+
+    value = os.environ.get(variable, "").strip() if variable else ""
+    if not value:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError as error:
+        raise ValueError(f"${variable} must be the hex key `edge serve --satellite-key NAME` printed") from error
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from firmware_bridge.access import listen_uri
     from firmware_bridge.server import BadUriError, parse_tcp_uri
 
+    if args.satellite_key:
+        return _print_satellite_key(args.satellite_key, settings)
     bridge = settings.bridge
     satellites = ",".join(filter(None, [bridge.satellites, *args.satellite]))
+    bridge = dataclasses.replace(bridge, interface=args.interface or bridge.interface)
     bridge = dataclasses.replace(
-        bridge, uri=args.wyoming or bridge.uri, interface=args.interface or bridge.interface,
+        bridge, uri=args.wyoming or listen_uri(bridge),
         zeroconf=bridge.zeroconf and not args.no_zeroconf, satellites=satellites,
         uart_device=args.uart or bridge.uart_device,
     )
@@ -124,10 +148,25 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
+def _print_satellite_key(name: str, settings: Settings) -> int:
+    import os
+
+    from firmware_bridge.access import satellite_key
+
+    variable = settings.bridge.secret_env
+    secret = os.environ.get(variable, "") if variable else ""
+    if not secret:
+        print(f"edge serve: no secret: put one in ${variable or 'EDGE_WYOMING_SECRET'} (bridge.secret_env), "
+              "the same for the server and this command", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(satellite_key(secret, name).hex())
+    return 0
+
+
 async def _serve(settings: Settings) -> int:
     from edge.pipeline import Pipeline
     from firmware_bridge.engine import TurnEngine
-    from firmware_bridge.server import BadUriError, WyomingServer
+    from firmware_bridge.server import BadUriError, WyomingServer, parse_tcp_uri
 
     try:
         pipeline = await asyncio.to_thread(Pipeline.load, settings)
@@ -137,15 +176,19 @@ async def _serve(settings: Settings) -> int:
         return EXIT_FAILED
     bridge = settings.bridge
     engine = TurnEngine(pipeline, bridge.inference_workers, bridge.max_pending_turns)
-    server = WyomingServer(engine, settings)
     try:
+        server = WyomingServer(engine, settings)
         port = await server.start(bridge.uri, zeroconf=bridge.zeroconf, interface=bridge.interface)
-    except (OSError, BadUriError) as error:
+    except (OSError, BadUriError, ValueError) as error:
         print(f"edge serve: cannot listen on {bridge.uri}: {error}", file=sys.stderr)
         engine.close()
         pipeline.close()
         return EXIT_FAILED
-    print(f"edge serve: Wyoming on port {port} (models loaded)", flush=True)
+    host = parse_tcp_uri(bridge.uri)[0]
+    print(f"edge serve: Wyoming on port {port} at {host} (models loaded)", flush=True)
+    if not server.policy.restricted and host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"edge serve: anyone who can reach {host} may use this server: set bridge.allowed_peers or a "
+              "satellite secret (docs/security.md)", file=sys.stderr, flush=True)
     try:
         await server.serve_forever()
     except asyncio.CancelledError:

@@ -107,8 +107,12 @@ def _note(report: TurnReport, event, stopped_at: float) -> bool:
     return isinstance(event, AudioStop)
 
 
-async def hello(client: WyomingClient, name: str, room: str | None, timeout_seconds: float) -> list:
-    """Say who we are; return what the server sent up to run-satellite (a resumed reply follows it)."""
+async def hello(client: WyomingClient, name: str, room: str | None, timeout_seconds: float,
+                key: bytes | None = None) -> list:
+    """Say who we are (first proving the satellite key, when given: firmware_bridge.access); return
+    what the server sent up to run-satellite (a resumed reply follows it)."""
+    if key:
+        await prove_key(client, name, key, timeout_seconds)
     await client.send(satellite_info(name, room))
     seen = []
     while True:
@@ -122,12 +126,27 @@ async def hello(client: WyomingClient, name: str, room: str | None, timeout_seco
             raise SatelliteTurnError(f"server refused the satellite: {event.text}")
 
 
+async def prove_key(client: WyomingClient, name: str, key: bytes, timeout_seconds: float) -> None:
+    """Answer the server's edge-challenge with the proof of this satellite's key."""
+    from firmware_bridge.access import Auth, AuthChallenge, satellite_proof
+
+    event = await client.receive(timeout_seconds)
+    if event is None or getattr(event, "type", None) != AuthChallenge.type:
+        kind = getattr(event, "type", "nothing")
+        raise SatelliteTurnError(f"the server sent {kind}, not a challenge: is bridge.secret_env set on it?")
+    nonce = event.data.get("nonce") if hasattr(event, "data") else None
+    if not isinstance(nonce, str):
+        raise SatelliteTurnError("the server's challenge has no nonce")
+    await client.send(Auth(name=name, proof=satellite_proof(key, nonce, name)))
+
+
 async def run_turn(host: str, port: int, pcm: bytes, name: str = "simulator", room: str | None = None,
-                   speed: float = 1.0, samples_per_chunk: int = 1024, timeout_seconds: float = 60.0) -> TurnReport:
-    """One whole satellite turn on a fresh connection."""
+                   speed: float = 1.0, samples_per_chunk: int = 1024, timeout_seconds: float = 60.0,
+                   key: bytes | None = None) -> TurnReport:
+    """One whole satellite turn on a fresh connection (`key`: this satellite's key, when the server wants one)."""
     client = await WyomingClient.connect(host, port)
     try:
-        await hello(client, name, room, timeout_seconds)
+        await hello(client, name, room, timeout_seconds, key)
         stopped_at = await stream_request(client, pcm, speed, samples_per_chunk)
         return await collect_reply(client, TurnReport(), stopped_at, timeout_seconds)
     finally:
