@@ -144,13 +144,19 @@ class WyomingServer:
 
         delay = self.bridge.reconnect_min_seconds
         while True:
+            opened = None
             try:
                 transport = SerialTransport(device, self.bridge.uart_baud_rate)
+                opened = asyncio.get_running_loop().time()
                 link = UartLink(transport, UartSettings(baud_rate=self.bridge.uart_baud_rate), name="edge")
                 board = UartSatellite(link, self.hub, self.bridge.uart_name, self.bridge.uart_room or None)
                 await board.run()
             except LinkDownError as error:
                 logger.warning("UART board on %s: %s; retrying in %.1f s", device, error, delay)
+            except Exception:  # a bug must not end the board's task for good: log it and reopen
+                logger.exception("UART board on %s failed; reopening in %.1f s", device, delay)
+            if opened is not None and asyncio.get_running_loop().time() - opened > self.bridge.reconnect_max_seconds:
+                delay = self.bridge.reconnect_min_seconds  # it served for a while: start the backoff afresh
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.bridge.reconnect_max_seconds)
 
