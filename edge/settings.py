@@ -99,8 +99,9 @@ class HomeSettings:
     mqtt_topic_prefix: str = "edge/home"  # commands go to <prefix>/<room>/<device>/set as JSON
     mqtt_username: str = ""
     mqtt_password_env: str = "EDGE_MQTT_PASSWORD"  # environment variable holding the password (may be unset)
-    ha_url: str = "http://homeassistant.local:8123"  # Home Assistant base URL (REST API)
+    ha_url: str = "https://homeassistant.local:8123"  # Home Assistant base URL (REST API); redirects are not followed
     ha_token_env: str = "EDGE_HA_TOKEN"  # environment variable holding a long-lived access token
+    ha_allow_plain_http: bool = False  # send the token over http:// to a host other than this machine (readable on the LAN)
     default_room: str = "living room"  # the room meant when none is said
     timeout_seconds: float = 3.0  # one command's connect + acknowledgement
 
