@@ -199,6 +199,7 @@ class CastSettings:
     browse_chromecast: bool = True  # speaker: also list Chromecasts (_googlecast._tcp), needs pychromecast
     relay_port: int = 0  # speaker: TCP port of the page a Chromecast opens; 0 picks a free one
     allow_remote_images: bool = False  # allow https image URLs (otherwise only image bytes are shown)
+    link_hosts: str = ""  # companion: comma-separated hosts whose https links in cards stay clickable; others are text
     max_body_bytes: int = 262144  # bytes of markdown body; larger cards are refused
     max_image_bytes: int = 1048576  # bytes of one image
     deliver_timeout_seconds: float = 3.0  # speaker: one screen's connect + acknowledgement

@@ -8,7 +8,7 @@
     "p", "ul", "ol", "li", "blockquote", "table", "thead", "tbody", "tr", "th", "td",
     "strong", "em", "s", "a", "h3", "h4", "h5", "pre", "code", "hr", "br",
   ]);
-  const SAFE_LINK = /^(https?:|mailto:)/i;
+  const SAFE_LINK = /^https:/i;  // the companion keeps only https links to cast.link_hosts
   const SAFE_IMAGE = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/;
   const REMOTE_IMAGE = /^https:\/\//i;
   const SVG = "http://www.w3.org/2000/svg";
