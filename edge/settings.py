@@ -1,14 +1,18 @@
 """Settings: one frozen dataclass per stage, built once at the entry point.
 
-Precedence, lowest first: the defaults below, an `edge.toml` file, `EDGE_<SECTION>__<FIELD>`
-environment variables (e.g. `EDGE_ASR__BEAM_SIZE=2`), then command-line overrides. Every stage
-receives its own section in its constructor; nothing reads configuration globally.
+Precedence, lowest first: the defaults below, a settings file (`--config FILE`, else
+`$EDGE_CONFIG`, else `~/.config/edge/edge.toml`; never one found in the working directory
+unasked), `EDGE_<SECTION>__<FIELD>` environment variables (e.g. `EDGE_ASR__BEAM_SIZE=2`), then
+command-line overrides. Every stage receives its own section in its constructor; nothing reads
+configuration globally. Settings that name an environment variable holding a secret (`*_env`)
+may only name `EDGE_…` variables, so a settings file cannot send, say, a cloud key elsewhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "EDGE_"
+SECRET_VARIABLE = re.compile(r"EDGE_[A-Z0-9_]+\Z")
 
 
 class SettingsError(Exception):
@@ -335,7 +340,19 @@ def load_settings(
     for section in dataclasses.fields(Settings):
         section_type = typing.get_type_hints(Settings)[section.name]
         sections[section.name] = section_type(**layers.get(section.name, {}))
+        _check_secret_variables(section.name, sections[section.name])
     return Settings(**sections)
+
+
+def _check_secret_variables(section: str, values: Any) -> None:
+    """A `*_env` setting names the variable a secret is read from: only EDGE_… names (or none)."""
+    for item in dataclasses.fields(values):
+        name = getattr(values, item.name)
+        if item.name.endswith("_env") and name and not SECRET_VARIABLE.match(name):
+            raise SettingsError(
+                f"{section}.{item.name} = {name!r}: secrets are read only from variables named EDGE_…; "
+                f"copy it, e.g. export EDGE_{item.name.removesuffix('_env').upper()}=\"${name}\""
+            )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
