@@ -22,10 +22,11 @@ import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge.nlu.text import normalize_utterance
+from edge.private_files import prepare_private_file
 
 logger = logging.getLogger(__name__)
 
@@ -70,18 +71,38 @@ class Example:
 
 
 class Flywheel:
-    def __init__(self, path: Path, contradiction_min: int = 3) -> None:
+    def __init__(self, path: Path, contradiction_min: int = 3, retention_days: float = 0.0) -> None:
+        """`retention_days` > 0: turns older than that are deleted now (`router.flywheel_retention_days`)."""
         self.path = path
         self.contradiction_min = contradiction_min
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_file(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")  # deleted turns are overwritten, not left in free pages
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise FlywheelError(f"cannot open the training log {path}: {error}; set router.flywheel_path to a writable file") from error
         self._lock = threading.Lock()
+        if retention_days > 0:
+            self.purge(older_than_days=retention_days)
+
+    def purge(self, older_than_days: float | None = None) -> int:
+        """Delete logged turns (all of them, or those older than `older_than_days`); how many went."""
+        if older_than_days is None:
+            where, args = "1", ()
+        else:
+            cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(timespec="milliseconds")
+            where, args = "created < ?", (cutoff,)
+        try:
+            with self._lock:
+                count = self._db.execute(f"DELETE FROM examples WHERE {where}", args).rowcount
+        except sqlite3.Error as error:
+            raise FlywheelError(f"cannot purge the training log {self.path}: {error}") from error
+        if count:
+            logger.info("purged %d turn(s) from the training log %s", count, self.path)
+        return count
 
     def _insert(self, **values) -> int:
         values.setdefault("created", datetime.now(UTC).isoformat(timespec="milliseconds"))

@@ -137,6 +137,7 @@ class RouterSettings:
     log_training_data: bool = True  # keep escalated, unsure and corrected turns in the flywheel log
     flywheel_below_confidence: float = 0.7  # local turns below this calibrated confidence are logged for training
     flywheel_path: str = ""  # empty: flywheel.sqlite3 beside skills.database_path
+    flywheel_retention_days: float = 90.0  # logged turns older than this are deleted at start-up; 0: kept until purged
     ledger_path: str = ""  # every escalation is recorded here; empty: privacy.sqlite3 beside skills.database_path
 
 

@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge.private_files import prepare_private_file
+
 logger = logging.getLogger(__name__)
 
 IN_MEMORY = ":memory:"
@@ -41,7 +43,7 @@ class SkillStore:
         self.recovered_from: str | None = None  # the backup of a corrupt file this store replaced
         try:
             if self.path != IN_MEMORY:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                prepare_private_file(Path(self.path))
             problem = self._open()
             if problem is not None:
                 if not back_up_corrupt:
