@@ -29,7 +29,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -109,7 +108,8 @@ class LlamaServer:
         if not self.model_path.is_file():
             raise OfflineLlmError(f"GGUF model {self.model_path} does not exist; set offline.gguf_path to a .gguf file")
         self.port = settings.port or free_port(settings.host)
-        self.log_path = Path(tempfile.gettempdir()) / f"edge-llama-server-{self.port}.log"
+        # Beside the pidfile in a private folder: not /tmp, where another user could plant a link by that name.
+        self.log_path = ServerPidFile(self.port).folder / f"llama-server-{self.port}.log"
         self._python = python
         self._state = ServerState.STOPPED
         self._state_changed = threading.Condition()
@@ -210,7 +210,8 @@ class LlamaServer:
 
     def _spawn(self) -> None:
         self._set_state(ServerState.STARTING)
-        with self.log_path.open("ab") as log:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600), "ab") as log:
             self._process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env=child_environment(os.environ),
