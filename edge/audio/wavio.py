@@ -87,7 +87,8 @@ def _read_mono(path: Path, frames: int, rate: int, sample_rate: int) -> np.ndarr
     pieces = []
     with soundfile.SoundFile(str(path)) as source:
         for block in source.blocks(blocksize=BLOCK_FRAMES, frames=frames, dtype="float32", always_2d=True):
-            mono = np.ascontiguousarray(block.mean(axis=1), dtype=np.float32)
+            with np.errstate(all="ignore"):  # inf/NaN samples are refused below, once
+                mono = np.ascontiguousarray(block.mean(axis=1), dtype=np.float32)
             pieces.append(resampler.resample_chunk(mono) if resampler is not None else mono)
     if resampler is not None:
         pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))

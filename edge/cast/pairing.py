@@ -51,6 +51,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise PairingError(f"cannot read {path}: {error}; delete it and pair the screens again") from error
     if not isinstance(data, dict):
         raise PairingError(f"{path} is not a JSON object; delete it and pair the screens again")
+    for key in ("speakers", "screens"):
+        if key in data and not isinstance(data[key], dict):
+            raise PairingError(f"{path}: '{key}' is not an object; delete the file and pair the screens again")
     return data
 
 

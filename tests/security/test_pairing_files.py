@@ -61,3 +61,20 @@ def test_unpair_revokes_a_companion_pairing(tmp_path):
         assert unknown.returncode == 1 and "nobody" in unknown.stderr
     finally:
         companion.stop()
+
+
+def test_pairing_files_of_the_wrong_shape_are_one_clear_error(tmp_path):
+    """Found by `python -m bench.fuzz pairing`: a list where the pairings should be was an AttributeError."""
+    import pytest
+
+    from edge.cast.pairing import PairedSpeakers, PairingError, ScreenTokens
+
+    for name, reader, content in [
+        ("screens.json", ScreenTokens, '{"speaker_id": "s1", "screens": [1]}'),
+        ("paired-speakers.json", PairedSpeakers, '{"companion_id": "c", "speakers": [1]}'),
+    ]:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / name).write_text(content)
+        with pytest.raises(PairingError, match="pair"):
+            reader(str(folder))
