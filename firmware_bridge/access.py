@@ -146,6 +146,7 @@ class PeerGate:
         self.policy = policy
         self.peer = peer
         self.admitted = trusted or policy.allows(peer)
+        self.opened_by_server = trusted  # a satellite the server dialled: no idle timeout, no key
         self.identity: str | None = None  # the satellite name this connection proved a key for
         self.nonce = secrets.token_hex(16)
 

@@ -126,7 +126,7 @@ class Connection:
         self.session: SatelliteSession | None = None
         self.gate = gate or PeerGate.trusted()  # who this peer proved to be (firmware_bridge.access)
         self._names = names or NameClaims()
-        self._idle_seconds = settings.idle_timeout_seconds if gate is not None else None  # none on dialled satellites
+        self._idle_seconds = None if self.gate.opened_by_server else settings.idle_timeout_seconds  # none on dialled satellites
 
     @property
     def buffered_bytes(self) -> int:
