@@ -18,6 +18,7 @@ from typing import Any
 
 from edge.cast.discovery import Screen
 from edge.cast.proof import ProofError, SealedChannel, new_nonce, speaker_handshake
+from edge.cast.protocol import read_json
 from edge.events import Card, encode_event
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ async def pair_with(session: Any, screen: Screen, code: str, speaker_id: str, sp
     body = {"code": code, "speaker_id": speaker_id, "speaker_name": speaker_name}
     try:
         async with session.post(f"{screen.base_url}/api/pair", json=body) as response:
-            answer = await response.json(content_type=None)
+            answer = await read_json(response, MAX_REPLY_BYTES)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         raise PairingFailed(f"cannot reach {screen.name} at {screen.base_url}: {error}") from error
     token = answer.get("token") if isinstance(answer, dict) else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from edge.cast.advertise import zeroconf_options
-from edge.cast.protocol import PROTOCOL_VERSION, SERVICE_TYPE
+from edge.cast.protocol import PROTOCOL_VERSION, SERVICE_TYPE, read_json
 from edge.settings import CastSettings
 
 logger = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 EDGECAST_KIND = "edgecast"
 RESOLVE_TIMEOUT_MS = 3000
 PROBE_TIMEOUT_SECONDS = 1.0
+HEALTH_BYTES = 4096  # a health answer is ~150 bytes; whatever answers there may be anything
 
 
 class ScreenState(enum.Enum):
@@ -201,7 +202,7 @@ class ScreenRegistry:
 
         try:
             async with self._session.get(f"{screen.base_url}/api/health") as response:
-                health = await response.json()
+                health = await read_json(response, HEALTH_BYTES)
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return ScreenState.UNREACHABLE
         if not isinstance(health, dict) or health.get("id") != screen.screen_id:

@@ -58,6 +58,18 @@ def parse_message(raw: Any, allowed: frozenset[str]) -> dict[str, Any]:
     return message
 
 
+async def read_json(response: Any, limit: int) -> Any:
+    """The JSON body of an HTTP response from a peer found on the network; ValueError when it is not
+    JSON or is over `limit` bytes (whatever answers at an mDNS-given address may send anything)."""
+    body = await response.content.read(limit + 1)
+    if len(body) > limit:
+        raise ValueError(f"the answer is over {limit} bytes")
+    try:
+        return json.loads(body)
+    except RecursionError as error:
+        raise ValueError("the answer nests too deeply") from error
+
+
 def error_message(text: str, code: str = "bad-message", message_id: str | None = None) -> dict[str, Any]:
     return {"type": "error", "id": message_id, "code": code, "text": text}
 

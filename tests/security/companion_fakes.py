@@ -29,6 +29,7 @@ class FakeCompanion:
         self.received: list[str] = []
         self.port: int | None = None
         self.socket_handler = None  # replaces the speaker socket's handler (a relay)
+        self.http_answer: bytes | None = None  # the body of every other HTTP answer (e.g. to a pairing)
         self._runner = None
         self._advertiser = None
 
@@ -69,6 +70,8 @@ class FakeCompanion:
 
         self._record(request)
         self.received.append(await request.text())
+        if self.http_answer is not None:
+            return web.Response(body=self.http_answer, content_type="application/json")
         return web.json_response({"type": "ack", "status": "shown", "viewers": 1})
 
     async def _socket(self, request):

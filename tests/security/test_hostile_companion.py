@@ -47,3 +47,23 @@ def test_bad_ack_is_speech_only(kind, tmp_path):
     finally:
         loop.run(fake.stop())
         loop.close()
+
+
+def test_a_huge_pairing_answer_is_refused(tmp_path):
+    """Pairing talks to whatever answers to a name on mDNS: its answer is read only so far."""
+    from edge.cast.caster import CardCaster
+    from edge.cast.client import PairingFailed
+
+    fake = FakeCompanion(uuid.uuid4().hex, unique("Greedy screen"))
+    fake.http_answer = json.dumps({"token": "t" * 43, "id": fake.companion_id, "pad": "x" * (16 << 20)}).encode()
+    loop = LoopThread()
+    loop.run(fake.start())
+    settings = CastSettings(interface=LOOPBACK, state_dir=str(tmp_path), browse_chromecast=False)
+    try:
+        with CardCaster(settings) as caster:
+            with pytest.raises(PairingFailed, match="over"):
+                caster.pair(fake.name, "123456", timeout=20)
+            assert fake.companion_id not in caster.tokens.paired_ids()
+    finally:
+        loop.run(fake.stop())
+        loop.close()
