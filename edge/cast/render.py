@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,7 @@ BLOCK_TAGS = {
 ALLOWED_TAGS = frozenset(BLOCK_TAGS.values()) | {"h3", "h4", "h5", "pre", "code", "hr", "br"}
 SAFE_LINK_PREFIXES = ("https://",)
 MAX_DEPTH = 24  # deeper nesting is flattened to text
+_PARSING = threading.Lock()
 
 
 
@@ -49,7 +51,9 @@ def markdown_tree(text: str, link_hosts: frozenset[str] = frozenset()) -> list[A
     if not text.strip():
         return []
     root: dict[str, Any] = {"t": "root", "c": []}
-    _append_tokens(root, _parser().parse(text), link_hosts)
+    with _PARSING:  # one parser per process, used from the companion's render threads one at a time
+        tokens = _parser().parse(text)
+    _append_tokens(root, tokens, link_hosts)
     return root["c"]
 
 

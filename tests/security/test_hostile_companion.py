@@ -67,3 +67,49 @@ def test_a_huge_pairing_answer_is_refused(tmp_path):
     finally:
         loop.run(fake.stop())
         loop.close()
+
+
+def test_a_pathological_card_does_not_stall_the_companion(tmp_path):
+    """A paired speaker's 256 KB of markdown built to be slow (about 2 s of CPU to parse) is rendered
+    off the companion's event loop: its other pages, its health and its pairing keep answering."""
+    import time
+    import urllib.request
+
+    from cast_helpers import CompanionThread
+
+    from edge.cast.client import ScreenLink
+    from edge.cast.discovery import Screen
+    from edge.cast.proof import pairing_key
+
+    companion = CompanionThread(CastSettings(interface=LOOPBACK, port=0, name="Slow screen", state_dir=str(tmp_path),
+                                             ack_timeout_seconds=0.1))
+    token = companion.companion.paired.add("speaker-1", "Speaker")
+    screen = Screen("k", "Slow screen", "", "edgecast", LOOPBACK, companion.companion.port, companion.companion.companion_id)
+    loop = LoopThread()
+
+    async def send():
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            link = ScreenLink(session, screen, pairing_key(token), "speaker-1")
+            try:
+                return await link.deliver(Card(title="slow", body="*[_`" * 60000), 60)
+            finally:
+                await link.close()
+
+    try:
+        import asyncio
+
+        delivery = asyncio.run_coroutine_threadsafe(send(), loop.loop)
+        time.sleep(0.3)  # the card is being rendered now
+        slowest = 0.0
+        while not delivery.done():
+            started = time.perf_counter()
+            with urllib.request.urlopen(companion.url + "api/health", timeout=10) as answer:
+                answer.read()
+            slowest = max(slowest, time.perf_counter() - started)
+        assert delivery.result(60)["type"] == "ack"
+    finally:
+        loop.close()
+        companion.stop()
+    assert slowest < 0.5, f"the companion took {slowest:.2f} s to answer while rendering"
