@@ -123,7 +123,7 @@ def _satellite_key(variable: str) -> bytes | None:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from firmware_bridge.access import listen_uri
+    from firmware_bridge.access import listen_uri, parse_networks
     from firmware_bridge.server import BadUriError, parse_tcp_uri
 
     if args.satellite_key:
@@ -138,7 +138,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         parse_tcp_uri(bridge.uri)
-    except BadUriError as error:
+        parse_networks(bridge.allowed_peers)  # before the models load, not after
+    except (BadUriError, ValueError) as error:
         print(f"edge serve: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     settings = dataclasses.replace(settings, bridge=bridge)
