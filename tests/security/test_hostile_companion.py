@@ -100,6 +100,7 @@ def test_a_pathological_card_does_not_stall_the_companion(tmp_path):
     try:
         import asyncio
 
+        sent = time.perf_counter()
         delivery = asyncio.run_coroutine_threadsafe(send(), loop.loop)
         time.sleep(0.3)  # the card is being rendered now
         slowest = 0.0
@@ -109,7 +110,9 @@ def test_a_pathological_card_does_not_stall_the_companion(tmp_path):
                 answer.read()
             slowest = max(slowest, time.perf_counter() - started)
         assert delivery.result(60)["type"] == "ack"
+        rendering = time.perf_counter() - sent
     finally:
         loop.close()
         companion.stop()
-    assert slowest < 0.5, f"the companion took {slowest:.2f} s to answer while rendering"
+    # Blocked, health would wait out the whole render (5 s here when quiet); a busy machine slows both.
+    assert slowest < max(0.5, rendering / 3), f"health took {slowest:.2f} s of a {rendering:.2f} s render"
