@@ -1,8 +1,8 @@
-"""Load on the Wyoming bridge: many satellites streaming requests at once to one `edge serve`.
+"""Load on the Wyoming bridge: many satellites streaming requests at once to one `edge bridge serve`.
 
     python -m bench.bridge_load [--satellites 8] [--rounds 1] [--speed 1.0] [--workers 1]
 
-Starts `edge serve` (real models) on 127.0.0.1, then: one satellite asking the demo requests
+Starts `edge bridge serve` (real models) on 127.0.0.1, then: one satellite asking the demo requests
 one after another (the single-satellite figure), and `--satellites` satellites, each in its
 own room, all streaming the demo requests at once at real time (`--speed` 1). The turn
 latency is from the end of audio-stop being written to the first reply audio chunk read back.
@@ -32,13 +32,13 @@ PACKAGES = ("edge-voice", "onnxruntime", "ctranslate2", "faster-whisper", "piper
 
 
 def start_server(port: int, database: Path, workers: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "edge", "serve", "--wyoming", f"tcp://127.0.0.1:{port}", "--no-zeroconf",
+    command = [sys.executable, "-m", "edge", "bridge", "serve", "--wyoming", f"tcp://127.0.0.1:{port}", "--no-zeroconf",
                "--set", f"skills.database_path={database}", "--set", f"bridge.inference_workers={workers}"]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = server.stdout.readline()
     if "Wyoming on port" not in line:
         server.kill()
-        raise SystemExit(f"edge serve did not start: {line}{server.stdout.read()}")
+        raise SystemExit(f"edge bridge serve did not start: {line}{server.stdout.read()}")
     return server
 
 

@@ -2,7 +2,7 @@
 
     python -m bench.cast_latency [--repeats 5] [--discovery-rounds 5] [--deliveries 40]
 
-Everything runs on loopback with real parts: `edge companion` processes advertising over mDNS,
+Everything runs on loopback with real parts: `edge cast companion` processes advertising over mDNS,
 a CardCaster browsing for them, headless Debian chromium showing the page (when installed),
 and the real pipeline (Whisper, intent model, skills, Piper) for the first-audio comparison.
 
@@ -55,7 +55,7 @@ def stats_ms(values: list[float]) -> dict[str, float]:
 
 class CompanionProcess:
     def __init__(self, state_dir: Path, name: str):
-        command = [sys.executable, "-m", "edge", "companion", "--interface", LOOPBACK, "--port", "0",
+        command = [sys.executable, "-m", "edge", "cast", "companion", "--interface", LOOPBACK, "--port", "0",
                    "--name", name, "--room", "bench", "--state-dir", str(state_dir)]
         self.started = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -63,7 +63,7 @@ class CompanionProcess:
         match = re.search(r"at (http://\S+)\s+pairing code (\d+)", self.process.stdout.readline())
         if match is None:
             self.process.kill()
-            raise RuntimeError("edge companion did not start")
+            raise RuntimeError("edge cast companion did not start")
         self.url, self.code = match.group(1), match.group(2)
 
     def stop(self, kill: bool = False) -> None:

@@ -8,13 +8,18 @@ Every other request is answered on the connection, one at a time, in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import numpy as np
 
 from edge.core.settings import BridgeSettings
+from firmware_bridge.access import AccessDenied, NameClaims, PeerGate
 from firmware_bridge.engine import EngineBusyError, TurnEngine
-from firmware_bridge.pcm import PcmFormat, to_request_samples
+from firmware_bridge.limits import RequestBuffer, text_too_long
+from firmware_bridge.pcm import PcmFormat
 from firmware_bridge.replies import speech_events
 from firmware_bridge.satellites import PeerGoneError, SatelliteHub, SatelliteSession, TooManySatellitesError
 from firmware_bridge.wyoming.events import (
@@ -42,6 +47,9 @@ from firmware_bridge.wyoming.events import (
 from firmware_bridge.wyoming.framing import FrameLimits, FrameReader, WyomingProtocolError, encode_frame
 
 logger = logging.getLogger(__name__)
+
+LINGER_SECONDS = 1.0  # a refused peer's last bytes are read (and dropped) this long at most…
+LINGER_BYTES = 1 << 20  # …and this many
 
 
 def frame_limits(settings: BridgeSettings) -> FrameLimits:
@@ -78,13 +86,36 @@ class StreamPeer:
 class _AsrRequest:
     language: str | None = None
     fmt: PcmFormat | None = None
-    audio: bytearray = field(default_factory=bytearray)
+    audio: RequestBuffer | None = None  # 16 kHz mono, bounded in seconds whatever the declared format
+
+
+async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, text: str, code: str) -> None:
+    """Tell a peer why it is not served, then close (for connections refused before they start)."""
+    with contextlib.suppress(ConnectionError, TimeoutError):
+        writer.write(encode_frame(Error(text=text, code=code).to_frame()))
+        await asyncio.wait_for(writer.drain(), 2.0)
+    await linger(reader, writer)
+
+
+async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close so that the peer can still read the last error: stop writing, then swallow what it sends
+    for a moment (closing on unread data would reset the connection and lose the error), then close."""
+    with contextlib.suppress(ConnectionError, TimeoutError, OSError, RuntimeError):
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER_SECONDS):
+            swallowed = 0
+            while swallowed < LINGER_BYTES and (data := await reader.read(65536)):
+                swallowed += len(data)
+    writer.close()
 
 
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, engine: TurnEngine,
-                 hub: SatelliteHub, info: Info, settings: BridgeSettings, max_request_seconds: float = 30.0) -> None:
+                 hub: SatelliteHub, info: Info, settings: BridgeSettings, max_request_seconds: float = 30.0,
+                 gate: PeerGate | None = None, names: NameClaims | None = None) -> None:
         self._frames = FrameReader(reader, frame_limits(settings))
+        self._reader, self._writer = reader, writer
         self.peer = StreamPeer(writer, settings.write_timeout_seconds)
         self._engine = engine
         self._hub = hub
@@ -93,15 +124,26 @@ class Connection:
         self._max_request_seconds = max_request_seconds
         self._asr: _AsrRequest | None = None
         self.session: SatelliteSession | None = None
-        # Service requests (`handle` a transcript) on this connection are one conversation of their own.
-        self.service_session = f"wyoming:{self.peer.label}"
+        self.gate = gate or PeerGate.trusted()  # who this peer proved to be (firmware_bridge.access)
+        self._names = names or NameClaims()
+        self._idle_seconds = None if self.gate.opened_by_server else settings.idle_timeout_seconds  # none on dialled satellites
+        # Service requests (`handle` a transcript) from one address are one conversation of their own
+        # (Home Assistant opens a connection per request).
+        self.service_session = f"wyoming:{self.peer.label.rsplit(':', 1)[0]}"
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._asr.audio) if self._asr is not None and self._asr.audio is not None else 0
 
     async def run(self, first: Sequence[WyomingEvent] = ()) -> None:
         """Serve until the peer leaves; `first` events are sent before reading (e.g. a describe)."""
         try:
-            if first:
-                await self.peer.send(first)
-            while (frame := await self._frames.read()) is not None:
+            opening = [*self.gate.opening_events(), *first]
+            if opening:
+                await self.peer.send(opening)
+            while (frame := await self._next_frame()) is not None:
+                if self.gate.take(frame):
+                    continue
                 try:
                     event = decode_event(frame)
                 except EventFormatError as error:
@@ -114,12 +156,25 @@ class Connection:
         except WyomingProtocolError as error:
             logger.warning("%s: closing connection: %s", self.peer.label, error)
             await self._try_send([Error(text=str(error), code="protocol-error")])
+        except AccessDenied as error:
+            logger.warning("%s: closing connection: %s", self.peer.label, error)
+            await self._try_send([Error(text=str(error), code=error.code)])
+            await linger(self._reader, self._writer)
         except ConnectionError as error:
             logger.info("%s: connection lost: %s", self.peer.label, error)
         finally:
             if self.session is not None:
                 self._hub.detach(self.session, self.peer)
             self.peer.close()
+
+    async def _next_frame(self):
+        """The next frame; a peer that is not a satellite must send a whole one within the idle timeout."""
+        if self.session is not None or self._idle_seconds is None:
+            return await self._frames.read()
+        try:
+            return await asyncio.wait_for(self._frames.read(), self._idle_seconds)
+        except TimeoutError as error:
+            raise AccessDenied(f"no whole event for {self._idle_seconds:g} s (bridge.idle_timeout_seconds)", "idle") from error
 
     async def _try_send(self, events: Sequence[WyomingEvent]) -> None:
         try:
@@ -150,6 +205,8 @@ class Connection:
         satellite = info.satellite or {}
         name = satellite.get("name") if isinstance(satellite.get("name"), str) else None
         area = satellite.get("area") if isinstance(satellite.get("area"), str) else None
+        if name:
+            self._names.claim(name, self.gate, self._hub.sessions)  # AccessDenied: the name is another peer's
         if self.session is not None:
             self._hub.detach(self.session, self.peer)
         try:
@@ -160,6 +217,10 @@ class Connection:
         await self._hub.greet(self.session)
 
     async def _service(self, event: WyomingEvent) -> None:
+        too_long = text_too_long(event, self._settings.max_text_chars)
+        if too_long is not None:
+            await self.peer.send([Error(text=too_long, code="too-long")])
+            return
         try:
             replies = await self._answer(event)
         except EngineBusyError as error:
@@ -192,14 +253,19 @@ class Connection:
     async def _asr_audio(self, event: AudioStart | AudioChunk | AudioStop) -> None:
         request = self._asr = self._asr or _AsrRequest()
         if isinstance(event, (AudioStart, AudioChunk)):
-            request.fmt = request.fmt or PcmFormat(event.rate, event.width, event.channels)
+            fmt = PcmFormat(event.rate, event.width, event.channels)
+            if request.fmt is None:
+                request.fmt, request.audio = fmt, RequestBuffer(fmt, self._max_request_seconds)
+            elif fmt != request.fmt:
+                self._asr = None
+                await self.peer.send([Error(text="audio format changed within one request", code="bad-audio")])
+                return
         if isinstance(event, AudioChunk):
-            room = int(self._max_request_seconds * request.fmt.bytes_per_second) - len(request.audio)
-            request.audio += event.audio[: max(0, room)]
+            request.audio.add(event.audio)
             return
         if isinstance(event, AudioStop):
             self._asr = None
-            samples = to_request_samples(bytes(request.audio), request.fmt or PcmFormat())
+            samples = request.audio.samples() if request.audio is not None else np.zeros(0, np.float32)
             try:
                 transcript = await self._engine.transcribe(samples)
             except EngineBusyError as error:

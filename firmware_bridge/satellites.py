@@ -33,7 +33,8 @@ from edge.core.errors import PeerError
 from edge.core.settings import AudioSettings, BridgeSettings
 from firmware_bridge.arbitration import RoomArbiter
 from firmware_bridge.engine import EngineBusyError, TurnEngine
-from firmware_bridge.pcm import Endpointer, PcmFormat, level_dbfs, to_request_samples
+from firmware_bridge.limits import RequestBuffer
+from firmware_bridge.pcm import Endpointer, PcmFormat, level_dbfs
 from firmware_bridge.replies import reply_events, speech_events
 from firmware_bridge.wyoming.events import (
     AudioChunk,
@@ -81,7 +82,7 @@ class Request:
     run: RunPipeline
     max_seconds: float
     fmt: PcmFormat | None = None
-    audio: bytearray = field(default_factory=bytearray)
+    audio: RequestBuffer | bytearray = field(default_factory=bytearray)  # a RequestBuffer once the format is known
     endpointer: Endpointer | None = None
     truncated: bool = False
 
@@ -134,6 +135,8 @@ class SatelliteHub:
                 session.state = SatelliteState.THINKING if busy else SatelliteState.IDLE
             return session, True
         if len(self.sessions) >= self.settings.max_satellites:
+            self._evict_one_away()
+        if len(self.sessions) >= self.settings.max_satellites:
             raise TooManySatellitesError(
                 f"already serving {len(self.sessions)} satellites; raise bridge.max_satellites"
             )
@@ -171,6 +174,17 @@ class SatelliteHub:
             if session.peer is None and gone is not None and now - gone > self.settings.resume_seconds:
                 del self.sessions[name]
 
+    def _evict_one_away(self) -> None:
+        """Make room by forgetting the satellite that left longest ago (not one that is connected or busy),
+        so names made up by one peer cannot keep real satellites out for `resume_seconds`."""
+        away = [s for s in self.sessions.values()
+                if s.peer is None and s.disconnected_at is not None and (s.turn_task is None or s.turn_task.done())]
+        if away:
+            oldest = min(away, key=lambda session: session.disconnected_at)
+            logger.info("forgetting satellite %s (away since %.0f s) to make room", oldest.name,
+                        time.monotonic() - oldest.disconnected_at)
+            del self.sessions[oldest.name]
+
     @property
     def buffered_bytes(self) -> int:
         return sum(len(s.request.audio) for s in self.sessions.values() if s.request is not None)
@@ -203,6 +217,10 @@ class SatelliteHub:
         if session.state in (SatelliteState.THINKING, SatelliteState.SPEAKING):
             await self._send(session, [Error(text="still answering the previous request; try again", code="busy")])
             return
+        if run.announce_text and len(run.announce_text) > self.settings.max_text_chars:
+            await self._send(session, [Error(text=f"announce_text of {len(run.announce_text)} characters is over "
+                                            f"bridge.max_text_chars ({self.settings.max_text_chars})", code="too-long")])
+            return
         self._drop_request(session)
         if run.start_stage == "tts":
             session.state = SatelliteState.THINKING
@@ -220,6 +238,7 @@ class SatelliteHub:
         fmt = PcmFormat(event.rate, event.width, event.channels)
         if request.fmt is None:
             request.fmt = fmt
+            request.audio = RequestBuffer(fmt, request.max_seconds, self.audio.sample_rate)
             request.endpointer = Endpointer(
                 fmt, self.settings.endpoint_silence_seconds, self.settings.endpoint_threshold_dbfs, request.max_seconds
             )
@@ -229,9 +248,8 @@ class SatelliteHub:
             return
         if isinstance(event, AudioStart):
             return
-        room = int(request.max_seconds * fmt.bytes_per_second) - len(request.audio)
-        request.audio += event.audio[: max(0, room)]
-        request.truncated = request.truncated or len(event.audio) > room
+        request.audio.add(event.audio)  # kept as 16 kHz mono: bounded in seconds whatever the format
+        request.truncated = request.audio.truncated
         if request.endpointer is not None and request.endpointer.feed(event.audio):
             self._finish(session, endpointed=True)
 
@@ -251,7 +269,7 @@ class SatelliteHub:
             if endpointed:
                 await self._send(session, [VoiceStopped()])
             fmt = request.fmt or PcmFormat()
-            samples = to_request_samples(bytes(request.audio), fmt, self.audio.sample_rate)
+            samples = request.audio.samples() if isinstance(request.audio, RequestBuffer) else np.zeros(0, np.float32)
             request.audio = bytearray()  # freed before inference
             if len(samples) == 0:
                 samples = np.zeros(self.audio.sample_rate // 10, np.float32)

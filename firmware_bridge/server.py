@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import socket
+from collections.abc import Mapping
 from urllib.parse import urlparse
 
 from edge.core.errors import ConfigError
 from edge.core.settings import Settings
-from firmware_bridge.connection import Connection
+from firmware_bridge.access import AccessPolicy, NameClaims, PeerGate
+from firmware_bridge.connection import Connection, refuse
 from firmware_bridge.discovery import DiscoveryError, ZeroconfAdvertiser
 from firmware_bridge.engine import TurnEngine
 from firmware_bridge.info import service_info
+from firmware_bridge.limits import ConnectionLimiter
 from firmware_bridge.satellites import SatelliteHub
 from firmware_bridge.wyoming.events import Describe
 
@@ -27,7 +31,7 @@ class BadUriError(ConfigError, ValueError):
 def parse_tcp_uri(uri: str) -> tuple[str, int]:
     parsed = urlparse(uri)
     if parsed.scheme != "tcp" or not parsed.hostname or parsed.port is None:
-        raise BadUriError(f"{uri!r} is not a Wyoming address: write tcp://HOST:PORT, e.g. tcp://0.0.0.0:10700")
+        raise BadUriError(f"{uri!r} is not a Wyoming address: write tcp://HOST:PORT, e.g. tcp://192.168.1.20:10700")
     return parsed.hostname, parsed.port
 
 
@@ -40,10 +44,14 @@ class DialState(enum.Enum):
 class WyomingServer:
     """Serves Wyoming on one TCP port; owns the satellite hub and the dialled satellites."""
 
-    def __init__(self, engine: TurnEngine, settings: Settings) -> None:
+    def __init__(self, engine: TurnEngine, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.bridge = settings.bridge
+        self.policy = AccessPolicy.from_settings(settings.bridge, os.environ if environ is None else environ)
+        self.names = NameClaims()
+        self.limiter = ConnectionLimiter(settings.bridge.max_connections, settings.bridge.max_connections_per_address)
+        self.connections: set[Connection] = set()
         self.hub = SatelliteHub(engine, settings.bridge, settings.audio)
         self.info = service_info(engine.turn.bundle_name, settings.asr.language)
         self.port: int | None = None
@@ -117,21 +125,33 @@ class WyomingServer:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Connection:
+    def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, gate: PeerGate | None = None) -> Connection:
         return Connection(reader, writer, self.engine, self.hub, self.info, self.bridge,
-                          self.settings.audio.max_request_seconds)
+                          self.settings.audio.max_request_seconds, gate=gate, names=self.names)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        refused = self.limiter.acquire(address)
+        if refused is not None:
+            logger.warning("refusing a connection from %s: %s", address, refused)
+            await refuse(reader, writer, refused, "too-many-connections")
+            return
+        connection = self._connection(reader, writer, self.policy.gate(address))
+        self.connections.add(connection)
         try:
-            await self._connection(reader, writer).run()
+            await connection.run()
         except asyncio.CancelledError:
             # The server is closing. Python 3.11's start_server callback would log a cancelled
             # task as an error, so the connection ends here quietly (run() already closed it).
             return
+        finally:
+            self.connections.discard(connection)
+            self.limiter.release(address)
 
     async def serve_uart_board(self, device: str) -> None:
         """Serve a board on a serial port as a satellite; reopen the port with backoff if it fails."""
@@ -141,13 +161,19 @@ class WyomingServer:
 
         delay = self.bridge.reconnect_min_seconds
         while True:
+            opened = None
             try:
                 transport = SerialTransport(device, self.bridge.uart_baud_rate)
+                opened = asyncio.get_running_loop().time()
                 link = UartLink(transport, UartSettings(baud_rate=self.bridge.uart_baud_rate), name="edge")
                 board = UartSatellite(link, self.hub, self.bridge.uart_name, self.bridge.uart_room or None)
                 await board.run()
             except LinkDownError as error:
                 logger.warning("UART board on %s: %s; retrying in %.1f s", device, error, delay)
+            except Exception:  # a bug must not end the board's task for good: log it and reopen
+                logger.exception("UART board on %s failed; reopening in %.1f s", device, delay)
+            if opened is not None and asyncio.get_running_loop().time() - opened > self.bridge.reconnect_max_seconds:
+                delay = self.bridge.reconnect_min_seconds  # it served for a while: start the backoff afresh
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.bridge.reconnect_max_seconds)
 
@@ -164,7 +190,7 @@ class WyomingServer:
             else:
                 self.dial_states[uri] = DialState.CONNECTED
                 delay = self.bridge.reconnect_min_seconds
-                await self._connection(reader, writer).run(first=[Describe()])
+                await self._connection(reader, writer, PeerGate.trusted()).run(first=[Describe()])
                 logger.info("satellite %s closed the connection; redialling", uri)
             self.dial_states[uri] = DialState.WAITING
             await asyncio.sleep(delay)

@@ -112,8 +112,12 @@ def _note(report: TurnReport, event, stopped_at: float) -> bool:
     return isinstance(event, AudioStop)
 
 
-async def hello(client: WyomingClient, name: str, room: str | None, timeout_seconds: float) -> list:
-    """Say who we are; return what the server sent up to run-satellite (a resumed reply follows it)."""
+async def hello(client: WyomingClient, name: str, room: str | None, timeout_seconds: float,
+                key: bytes | None = None) -> list:
+    """Say who we are (first proving the satellite key, when given: firmware_bridge.access); return
+    what the server sent up to run-satellite (a resumed reply follows it)."""
+    if key:
+        await prove_key(client, name, key, timeout_seconds)
     await client.send(satellite_info(name, room))
     seen = []
     while True:
@@ -127,12 +131,27 @@ async def hello(client: WyomingClient, name: str, room: str | None, timeout_seco
             raise SatelliteTurnError(f"server refused the satellite: {event.text}")
 
 
+async def prove_key(client: WyomingClient, name: str, key: bytes, timeout_seconds: float) -> None:
+    """Answer the server's edge-challenge with the proof of this satellite's key."""
+    from firmware_bridge.access import Auth, AuthChallenge, satellite_proof
+
+    event = await client.receive(timeout_seconds)
+    if event is None or getattr(event, "type", None) != AuthChallenge.type:
+        kind = getattr(event, "type", "nothing")
+        raise SatelliteTurnError(f"the server sent {kind}, not a challenge: is bridge.secret_env set on it?")
+    nonce = event.data.get("nonce") if hasattr(event, "data") else None
+    if not isinstance(nonce, str):
+        raise SatelliteTurnError("the server's challenge has no nonce")
+    await client.send(Auth(name=name, proof=satellite_proof(key, nonce, name)))
+
+
 async def run_turn(host: str, port: int, pcm: bytes, name: str = "simulator", room: str | None = None,
-                   speed: float = 1.0, samples_per_chunk: int = 1024, timeout_seconds: float = 60.0) -> TurnReport:
-    """One whole satellite turn on a fresh connection."""
+                   speed: float = 1.0, samples_per_chunk: int = 1024, timeout_seconds: float = 60.0,
+                   key: bytes | None = None) -> TurnReport:
+    """One whole satellite turn on a fresh connection (`key`: this satellite's key, when the server wants one)."""
     client = await WyomingClient.connect(host, port)
     try:
-        await hello(client, name, room, timeout_seconds)
+        await hello(client, name, room, timeout_seconds, key)
         stopped_at = await stream_request(client, pcm, speed, samples_per_chunk)
         return await collect_reply(client, TurnReport(), stopped_at, timeout_seconds)
     finally:
@@ -149,6 +168,9 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gain", type=float, default=1.0, help="scale the audio (a farther satellite hears less)")
     parser.add_argument("--json", action="store_true", help="print one JSON line with the results")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each server event")
+    parser.add_argument("--key-env", default="EDGE_SATELLITE_KEY", metavar="VARIABLE",
+                        help="environment variable holding this satellite's key in hex (edge bridge serve --satellite-key "
+                        "NAME); unset: no key (default EDGE_SATELLITE_KEY)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,11 +189,13 @@ def simulate(args: argparse.Namespace) -> int:
     try:
         host, port = parse_tcp_uri(args.server)
         pcm = wav_request_pcm(args.wav, args.gain)
-    except (BadUriError, AudioInputError) as error:
+        key = _satellite_key(args.key_env)
+    except (BadUriError, AudioInputError, ValueError) as error:
         print(f"edge bridge satellite: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     try:
-        report = asyncio.run(run_turn(host, port, pcm, args.name, args.room, args.speed, timeout_seconds=args.timeout))
+        report = asyncio.run(run_turn(host, port, pcm, args.name, args.room, args.speed, timeout_seconds=args.timeout,
+                                      key=key))
     except (OSError, TimeoutError, SatelliteTurnError) as error:
         print(f"edge bridge satellite: no answer from {args.server}: {error or type(error).__name__}", file=sys.stderr)
         return ExitCode.FAILED
@@ -198,6 +222,19 @@ def simulate(args: argparse.Namespace) -> int:
         if summary["reply_wav"]:
             print(f"reply audio written to {args.out}")
     return 0 if report.answered or (report.error is not None and report.error.code == "answered-elsewhere") else ExitCode.FAILED
+
+
+
+def _satellite_key(variable: str) -> bytes | None:
+    import os
+
+    value = os.environ.get(variable, "").strip() if variable else ""
+    if not value:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError as error:
+        raise ValueError(f"${variable} must be the hex key `edge bridge serve --satellite-key NAME` printed") from error
 
 
 if __name__ == "__main__":

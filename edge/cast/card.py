@@ -55,10 +55,12 @@ class CardLimits:
     max_table_rows: int = 200
     max_table_columns: int = 16
     max_chart_points: int = 200
+    link_hosts: frozenset[str] = frozenset()  # links in card text to these hosts (and subdomains) stay clickable
 
     @classmethod
     def from_settings(cls, settings: CastSettings) -> CardLimits:
-        return cls(settings.max_body_bytes, settings.max_image_bytes, settings.allow_remote_images)
+        hosts = frozenset(host.strip().lower() for host in settings.link_hosts.split(",") if host.strip())
+        return cls(settings.max_body_bytes, settings.max_image_bytes, settings.allow_remote_images, link_hosts=hosts)
 
     @property
     def max_message_bytes(self) -> int:

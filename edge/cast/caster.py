@@ -60,6 +60,9 @@ class CastTicket:
             return self.future.result(timeout)
         except concurrent.futures.TimeoutError:
             return {"screen": None, "status": "pending", "ms": _ms_since(self.started)}
+        except Exception as error:  # a casting bug must never raise out of the turn
+            logger.exception("casting failed")
+            return _speech_only(self.started, f"casting failed: {type(error).__name__}")
 
 
 def _ms_since(started: float) -> float:
@@ -126,22 +129,30 @@ class CardCaster:
             return None
         return choose_screens(self.screens(), hint).first
 
-    def pair(self, hint: str, code: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Pair with the companion `hint` names, using the code its screen shows."""
+    def pair(self, hint: str, code: str = "", timeout: float = 10.0) -> dict[str, Any]:
+        """Pair with the companion `hint` names, using the code its screen shows; for a Chromecast (which
+        has no code) this is the user's confirmation that the speaker may cast to it."""
         screen = self.wait_for_screen(hint, timeout, min_score=NAME_WORDS)
         if screen is None:
-            partial = [s for s in self.screens() if hint_score(s, hint) and s.kind == EDGECAST_KIND]
+            partial = [s for s in self.screens() if hint_score(s, hint)]
             if len(partial) != 1:
-                known = ", ".join(sorted(s.name for s in self.screens() if s.kind == EDGECAST_KIND)) or "none"
-                raise PairingFailed(f"no companion is named {hint!r} (screens found: {known}); "
+                known = ", ".join(sorted(s.name for s in self.screens())) or "none"
+                raise PairingFailed(f"no screen is named {hint!r} (screens found: {known}); "
                                     "is `edge cast companion` running on this network?")
             screen = partial[0]
         if screen.kind != EDGECAST_KIND:
-            raise PairingFailed(f"{screen.name} is a {screen.kind}: only companions need pairing")
+            self.tokens.confirm(screen.screen_id, screen.name, screen.kind)
+            logger.info("casting to the %s %s confirmed", screen.kind, screen.name)
+            return {"screen": screen.name, "room": screen.room, "id": screen.screen_id, "confirmed": True}
+        if not code.strip():
+            raise PairingFailed(f"{screen.name} is a companion: give the code its screen shows (edge cast pair NAME CODE)")
         return self._call(self._pair(screen, code), timeout)
 
     def is_paired(self, screen: Screen) -> bool:
-        return screen.kind != EDGECAST_KIND or self.tokens.token_for(screen.screen_id) is not None
+        """A companion this speaker paired with, or another screen (a Chromecast) the user confirmed."""
+        if screen.kind == EDGECAST_KIND:
+            return self.tokens.token_for(screen.screen_id) is not None
+        return self.tokens.confirmed(screen.screen_id)
 
     def close(self) -> None:
         if self._loop is None:
@@ -201,7 +212,8 @@ class CardCaster:
         choice = choose_screens(self.registry.screens(), hint, self.settings.room, self.last_used)
         candidates = [screen for screen in choice.candidates if self.is_paired(screen)]
         if not candidates:
-            return _speech_only(started, "no paired screen is online (edge cast screens; edge cast pair NAME CODE)")
+            return _speech_only(started, "no paired screen is online (edge cast screens; edge cast pair NAME CODE, "
+                                         "or edge cast pair NAME to allow a Chromecast)")
         if not self.settings.fallback_to_other_screens:
             candidates = candidates[:1]
         failures = []
@@ -230,6 +242,6 @@ class CardCaster:
         if link is None or (link.screen.host, link.screen.port) != (screen.host, screen.port):
             if link is not None:
                 await link.close()
-            link = ScreenLink(self._session, replace(screen), self.tokens.token_for(screen.screen_id) or "")
+            link = ScreenLink(self._session, replace(screen), self.tokens.key_for(screen.screen_id), self.tokens.speaker_id)
             self._links[screen.key] = link
         return await link.deliver(card, self.settings.deliver_timeout_seconds)

@@ -61,9 +61,10 @@ def local_address_for(host: str) -> str:
         return probe.getsockname()[0]
 
 
-def relay_page_url(cast_host: str, relay_port: int) -> str:
-    """The URL the Chromecast opens: the speaker's relay companion, on the address it can reach."""
-    return f"http://{local_address_for(cast_host)}:{relay_port}/"
+def relay_page_url(cast_host: str, relay_port: int, key: str = "") -> str:
+    """The URL the Chromecast opens: the speaker's relay companion, on the address it can reach, with
+    the relay's secret (edge.cast.pages)."""
+    return f"http://{local_address_for(cast_host)}:{relay_port}/" + (f"#key={key}" if key else "")
 
 
 class ChromecastBrowser:

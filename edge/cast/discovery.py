@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from edge.cast.advertise import zeroconf_options
-from edge.cast.protocol import PROTOCOL_VERSION, SERVICE_TYPE
+from edge.cast.protocol import PROTOCOL_VERSION, SERVICE_TYPE, read_json
 from edge.cast.screens import EDGECAST_KIND, Screen, ScreenState
 from edge.core.settings import CastSettings
 
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 RESOLVE_TIMEOUT_MS = 3000
 PROBE_TIMEOUT_SECONDS = 1.0
+HEALTH_BYTES = 4096  # a health answer is ~150 bytes; whatever answers there may be anything
 
 
 def screen_from_service(info: Any) -> Screen | None:
@@ -176,7 +177,7 @@ class ScreenRegistry:
 
         try:
             async with self._session.get(f"{screen.base_url}/api/health") as response:
-                health = await response.json()
+                health = await read_json(response, HEALTH_BYTES)
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return ScreenState.UNREACHABLE
         if not isinstance(health, dict) or health.get("id") != screen.screen_id:

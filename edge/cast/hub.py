@@ -56,7 +56,9 @@ class CardHub:
         """Sanitise, keep and broadcast one card; raise CardRejected if it cannot be shown."""
         safe = sanitize_card(card, self.limits)
         card_id = uuid.uuid4().hex[:12]
-        view = card_view(safe, card_id, time.time())
+        # Off the event loop: 256 KB of markdown built to be slow costs seconds to parse, and pages,
+        # pairing and health must keep answering meanwhile.
+        view = await asyncio.to_thread(card_view, safe, card_id, time.time(), self.limits.link_hosts)
         self.history.append(view)
         waiter = asyncio.get_running_loop().create_future()
         self._acks[card_id] = waiter

@@ -1,4 +1,4 @@
-"""Names and messages shared by the speaker and the companion (protocol version 1).
+"""Names and messages shared by the speaker and the companion (protocol version 2).
 
 Discovery: a companion advertises `_edgecast._tcp.local.` with TXT records `name`, `room`,
 `res` (WIDTHxHEIGHT), `proto` (this version), `id` (its stable companion id) and `path` (the
@@ -9,8 +9,9 @@ HTTP on the companion (all JSON):
     GET  /ws              WebSocket for pages: hello (history, pairing code), card, pairing
     GET  /api/health      {"id", "name", "room", "protocol", "viewers"}; the speaker's liveness probe
     POST /api/pair        {"code", "speaker_id", "speaker_name"} -> {"token", "id", "name"}; 403 bad code
-    POST /api/cards       a Card event (edge.core.events codec), `Authorization: Bearer TOKEN` -> ack
-    GET  /api/ws          WebSocket for speakers (same header): {"type": "card", "id", "card"} -> ack
+    GET  /api/ws          WebSocket for speakers, ?speaker=ID&nonce=HEX: the pairing proof of
+                          edge.cast.proof, then sealed {"type": "card", "id", "card"} -> sealed ack
+    POST /api/cards       410 since version 2 (it carried the pairing token on every card)
 
 An ack is `{"type": "ack", "id", "status": "shown"|"stored", "viewers": N}`: "shown" once an
 open page has rendered the card, "stored" when no page acknowledged it in time (it is in the
@@ -26,8 +27,7 @@ from edge.core.errors import BadInputError
 
 SERVICE_TYPE = "_edgecast._tcp.local."
 CHROMECAST_SERVICE_TYPE = "_googlecast._tcp.local."
-PROTOCOL_VERSION = 1
-AUTH_SCHEME = "Bearer"
+PROTOCOL_VERSION = 2  # 2: speakers prove the pairing key instead of sending a bearer token
 
 
 class ProtocolError(BadInputError, ValueError):
@@ -58,6 +58,18 @@ def parse_message(raw: Any, allowed: frozenset[str]) -> dict[str, Any]:
             message_id=message_id,
         )
     return message
+
+
+async def read_json(response: Any, limit: int) -> Any:
+    """The JSON body of an HTTP response from a peer found on the network; ValueError when it is not
+    JSON or is over `limit` bytes (whatever answers at an mDNS-given address may send anything)."""
+    body = await response.content.read(limit + 1)
+    if len(body) > limit:
+        raise ValueError(f"the answer is over {limit} bytes")
+    try:
+        return json.loads(body)
+    except RecursionError as error:
+        raise ValueError("the answer nests too deeply") from error
 
 
 def error_message(text: str, code: str = "bad-message", message_id: str | None = None) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """The speaker's relay for Chromecasts: a companion without mDNS whose page a Chromecast opens.
 
-Started on the first cast to a Chromecast, on `cast.relay_port` (0: a free port) of
+Started on the first cast to a (confirmed) Chromecast, on `cast.relay_port` (0: a free port) of
 `cast.interface` (empty: every interface, so the Chromecast can reach it). The Chromecast is
 asked to open the page once; a later card only reopens it if the page is no longer connected.
+The page's link carries a secret made when the relay starts (`#key=...`): the relay's socket
+is readable from the whole LAN, and without the secret a page gets no card. The relay takes no
+pairing and no speakers: the speaker hands it cards in-process.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 from typing import Any
 
 from edge.cast.chromecast import ChromecastError, open_page, relay_page_url
@@ -34,7 +38,7 @@ class ChromecastRelay:
     async def deliver(self, screen: Screen, card: Card) -> dict[str, Any]:
         companion = await self._started()
         try:
-            url = relay_page_url(screen.host, companion.port)
+            url = self.page_url(screen.host)
             if self._showing.get(screen.key) != url or companion.hub.viewers == 0:
                 if self.registry.chromecasts is None:
                     raise ChromecastError("Chromecast support is off (cast.browse_chromecast) or pychromecast is missing")
@@ -46,6 +50,12 @@ class ChromecastRelay:
             self._showing.pop(screen.key, None)
             raise ScreenGone(str(error)) from error
         return await companion.show(card)
+
+    def page_url(self, cast_host: str) -> str:
+        """What the Chromecast at `cast_host` is asked to open: the relay page with its secret."""
+        if self.companion is None:
+            raise ChromecastError("the relay is not started")
+        return relay_page_url(cast_host, self.companion.port, self.companion.view_key)
 
     async def _wait_for_page(self, companion: Any, screen: Screen) -> None:
         deadline = asyncio.get_running_loop().time() + self.settings.deliver_timeout_seconds
@@ -60,8 +70,9 @@ class ChromecastRelay:
 
             relay_settings = dataclasses.replace(
                 self.settings, port=self.settings.relay_port, name=f"{self.settings.name or 'speaker'} relay",
+                trust_loopback_pages=False,
             )
-            companion = Companion(relay_settings, advertise=False)
+            companion = Companion(relay_settings, advertise=False, view_key=secrets.token_urlsafe(24), speakers=False)
             await companion.start()
             self.companion = companion
             logger.info("Chromecast relay page at port %d", companion.port)

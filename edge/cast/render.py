@@ -2,9 +2,11 @@
 
 The page never parses HTML: it builds each node with `document.createElement(tag)` for a tag
 on the allow-list below and puts every string in with `textContent`. Raw HTML in the markdown
-stays literal text (markdown-it with `html` off), `javascript:` and other non-web links become
-plain text, markdown images become their alt text (the card has its own image field), and
-nothing in a tree can carry an attribute except a link's checked `href`.
+stays literal text (markdown-it with `html` off), links become plain text (their words stay)
+unless they are https links to a host in `cast.link_hosts` or one of its subdomains (card text
+comes from skills and LLMs: a link on a TV is an invitation to phish), markdown images become
+their alt text (the card has its own image field), and nothing in a tree can carry an attribute
+except an allowed link's `href`.
 
 A node is a string (text) or `{"t": tag, "c": [children]}`, with `"href"` on links.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from edge.cast.card import image_type
 from edge.core.events import Card
@@ -25,8 +29,9 @@ BLOCK_TAGS = {
     "strong": "strong", "em": "em", "s": "s", "link": "a",
 }
 ALLOWED_TAGS = frozenset(BLOCK_TAGS.values()) | {"h3", "h4", "h5", "pre", "code", "hr", "br"}
-SAFE_LINK_PREFIXES = ("https://", "http://", "mailto:")
+SAFE_LINK_PREFIXES = ("https://",)
 MAX_DEPTH = 24  # deeper nesting is flattened to text
+_PARSING = threading.Lock()
 
 
 
@@ -41,13 +46,26 @@ def _parser():
     return parser.enable(["table", "strikethrough"])
 
 
-def markdown_tree(text: str) -> list[Any]:
-    """The markdown body as a list of nodes (see the module docstring)."""
+def markdown_tree(text: str, link_hosts: frozenset[str] = frozenset()) -> list[Any]:
+    """The markdown body as a list of nodes (see the module docstring); links stay links only to `link_hosts`."""
     if not text.strip():
         return []
     root: dict[str, Any] = {"t": "root", "c": []}
-    _append_tokens(root, _parser().parse(text))
+    with _PARSING:  # one parser per process, used from the companion's render threads one at a time
+        tokens = _parser().parse(text)
+    _append_tokens(root, tokens, link_hosts)
     return root["c"]
+
+
+def link_allowed(href: str, link_hosts: frozenset[str]) -> bool:
+    """An https link to an allowed host (or a subdomain of one)."""
+    if not href.lower().startswith(SAFE_LINK_PREFIXES) or not link_hosts:
+        return False
+    try:
+        host = (urlsplit(href).hostname or "").lower()
+    except ValueError:
+        return False
+    return any(host == allowed or host.endswith("." + allowed) for allowed in link_hosts)
 
 
 def _heading_tag(tag: str) -> str:
@@ -55,12 +73,12 @@ def _heading_tag(tag: str) -> str:
     return f"h{min(max(level + 2, 3), 5)}"  # h1 → h3: the card title is the page's big heading
 
 
-def _append_tokens(root: dict[str, Any], tokens: list[Any]) -> None:
+def _append_tokens(root: dict[str, Any], tokens: list[Any], link_hosts: frozenset[str]) -> None:
     stack = [root]
     for token in tokens:
         parent = stack[-1]
         if token.nesting == 1:
-            node = _open_node(token)
+            node = _open_node(token, link_hosts)
             if len(stack) > MAX_DEPTH:
                 node = {"t": "span-flat", "c": []}
             parent["c"].append(node)
@@ -69,13 +87,13 @@ def _append_tokens(root: dict[str, Any], tokens: list[Any]) -> None:
             if len(stack) > 1:
                 stack.pop()
         elif token.type == "inline":
-            _append_tokens(parent, token.children or [])
+            _append_tokens(parent, token.children or [], link_hosts)
         else:
             _append_leaf(parent, token)
     _flatten_unknown(root)
 
 
-def _open_node(token: Any) -> dict[str, Any]:
+def _open_node(token: Any, link_hosts: frozenset[str]) -> dict[str, Any]:
     base = token.type[: -len("_open")] if token.type.endswith("_open") else token.type
     if base == "heading":
         return {"t": _heading_tag(token.tag), "c": []}
@@ -83,7 +101,7 @@ def _open_node(token: Any) -> dict[str, Any]:
     node: dict[str, Any] = {"t": tag, "c": []}
     if tag == "a":
         href = str(token.attrGet("href") or "")
-        if href.lower().startswith(SAFE_LINK_PREFIXES):
+        if link_allowed(href, link_hosts):
             node["href"] = href
         else:
             node["t"] = "span-flat"  # the link text stays, the link goes
@@ -135,7 +153,8 @@ def _flatten_unknown(node: dict[str, Any]) -> None:
     node["c"] = flat
 
 
-def card_view(card: Card, card_id: str, received: float | None = None) -> dict[str, Any]:
+def card_view(card: Card, card_id: str, received: float | None = None,
+              link_hosts: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What the page gets for one sanitised card."""
     image = None
     if card.image:
@@ -146,7 +165,7 @@ def card_view(card: Card, card_id: str, received: float | None = None) -> dict[s
         "id": card_id,
         "received": received if received is not None else time.time(),
         "title": card.title,
-        "body": markdown_tree(card.body),
+        "body": markdown_tree(card.body, link_hosts),
         "table": card.table,
         "items": card.items,
         "image": image,

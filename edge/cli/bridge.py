@@ -30,8 +30,12 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         "serve", parents=[common], help="serve ASR, TTS, intent, handle and satellites over Wyoming",
         description="Run the on-device turn as a Wyoming service (Home Assistant, Rhasspy, satellites).",
     )
-    serve.add_argument("--wyoming", metavar="tcp://HOST:PORT", help="where to listen (default: bridge.uri, tcp://0.0.0.0:10700)")
-    serve.add_argument("--interface", metavar="IP", help="advertise with zeroconf on this address only (bridge.interface)")
+    serve.add_argument("--wyoming", metavar="tcp://HOST:PORT",
+                       help="where to listen (default: bridge.uri, else tcp://<bridge.interface>:10700, else 127.0.0.1 only)")
+    serve.add_argument("--interface", metavar="IP", help="listen and advertise on this address (bridge.interface); "
+                       "set bridge.allowed_peers or a satellite secret too (docs/security.md)")
+    serve.add_argument("--satellite-key", metavar="NAME", help="print the key of satellite NAME (derived from the secret in "
+                       "$EDGE_WYOMING_SECRET, see bridge.secret_env) and exit; put it on that satellite only")
     serve.add_argument("--no-zeroconf", action="store_true", help="do not advertise _wyoming._tcp.local.")
     serve.add_argument("--satellite", action="append", default=[], metavar="tcp://HOST:PORT",
                        help="also dial this satellite (e.g. wyoming-satellite); repeatable")
@@ -48,18 +52,23 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from firmware_bridge.access import listen_uri, parse_networks
     from firmware_bridge.server import BadUriError, parse_tcp_uri
 
+    if args.satellite_key:
+        return _print_satellite_key(args.satellite_key, settings)
     bridge = settings.bridge
     satellites = ",".join(filter(None, [bridge.satellites, *args.satellite]))
+    bridge = dataclasses.replace(bridge, interface=args.interface or bridge.interface)
     bridge = dataclasses.replace(
-        bridge, uri=args.wyoming or bridge.uri, interface=args.interface or bridge.interface,
+        bridge, uri=args.wyoming or listen_uri(bridge),
         zeroconf=bridge.zeroconf and not args.no_zeroconf, satellites=satellites,
         uart_device=args.uart or bridge.uart_device,
     )
     try:
         parse_tcp_uri(bridge.uri)
-    except BadUriError as error:
+        parse_networks(bridge.allowed_peers)  # before the models load, not after
+    except (BadUriError, ValueError) as error:
         print(f"edge bridge serve: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     settings = dataclasses.replace(settings, bridge=bridge)
@@ -69,10 +78,25 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
+def _print_satellite_key(name: str, settings: Settings) -> int:
+    import os
+
+    from firmware_bridge.access import satellite_key
+
+    variable = settings.bridge.secret_env
+    secret = os.environ.get(variable, "") if variable else ""
+    if not secret:
+        print(f"edge bridge serve: no secret: put one in ${variable or 'EDGE_WYOMING_SECRET'} (bridge.secret_env), "
+              "the same for the server and this command", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    print(satellite_key(secret, name).hex())
+    return 0
+
+
 async def _serve(settings: Settings) -> int:
     from edge.runtime.turn import Turn
     from firmware_bridge.engine import TurnEngine
-    from firmware_bridge.server import BadUriError, WyomingServer
+    from firmware_bridge.server import BadUriError, WyomingServer, parse_tcp_uri
 
     try:
         turn = await asyncio.to_thread(Turn.load, settings)
@@ -82,15 +106,19 @@ async def _serve(settings: Settings) -> int:
         return ExitCode.FAILED
     bridge = settings.bridge
     engine = TurnEngine(turn, bridge.inference_workers, bridge.max_pending_turns)
-    server = WyomingServer(engine, settings)
     try:
+        server = WyomingServer(engine, settings)
         port = await server.start(bridge.uri, zeroconf=bridge.zeroconf, interface=bridge.interface)
-    except (OSError, BadUriError) as error:
+    except (OSError, BadUriError, ValueError) as error:
         print(f"edge bridge serve: cannot listen on {bridge.uri}: {error}", file=sys.stderr)
         engine.close()
         turn.close()
         return ExitCode.FAILED
-    print(f"edge bridge serve: Wyoming on port {port} (models loaded)", flush=True)
+    host = parse_tcp_uri(bridge.uri)[0]
+    print(f"edge bridge serve: Wyoming on port {port} at {host} (models loaded)", flush=True)
+    if not server.policy.restricted and host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"edge bridge serve: anyone who can reach {host} may use this server: set bridge.allowed_peers or a "
+              "satellite secret (docs/security.md)", file=sys.stderr, flush=True)
     try:
         await server.serve_forever()
     except asyncio.CancelledError:

@@ -3,6 +3,8 @@
     edge cast companion --name "Kitchen TV" --room kitchen   # on the screen's machine; open the URL it prints
     edge cast screens                                        # what this speaker sees on the network
     edge cast pair "kitchen tv" 123456                       # the code the companion's page shows
+    edge cast pair "living room tv"                          # a Chromecast: allow casting to it (once)
+    edge cast unpair "kitchen tv"                            # forget a screen
     edge cast send --to "kitchen tv" card.json               # a card as JSON (Card fields), - for stdin
 """
 
@@ -31,7 +33,7 @@ def network_options() -> argparse.ArgumentParser:
     return network
 
 
-ACTIONS = ("companion", "screens", "pair", "send")
+ACTIONS = ("companion", "screens", "pair", "unpair", "send")
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -49,16 +51,27 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     companion.add_argument("--name", help="the screen's name, e.g. 'Kitchen TV' (default: the host name)")
     companion.add_argument("--room", help="the room it is in, e.g. kitchen")
     companion.add_argument("--resolution", help="WIDTHxHEIGHT to advertise")
+    companion.add_argument("--speakers", action="store_true", help="list the speakers paired with this screen and exit")
+    companion.add_argument("--unpair", metavar="SPEAKER", help="revoke a speaker's pairing (name or id) and exit; "
+                           "a running companion stops trusting it at once")
     companion.set_defaults(handler=_run_companion)
+
+    unpair = actions.add_parser("unpair", parents=[common, network], help="forget a screen this speaker paired with or allowed")
+    unpair.add_argument("screen", help="the screen's name (as `edge cast screens` shows it) or id")
+    unpair.set_defaults(handler=_run_unpair)
 
     screens = actions.add_parser("screens", parents=[common, network], help="list the screens this speaker can cast to")
     screens.add_argument("--wait", type=float, default=2.0, help="seconds to listen for screens (default 2)")
     screens.add_argument("--json", action="store_true", help="one JSON object per screen")
     screens.set_defaults(handler=_run_screens)
 
-    pair = actions.add_parser("pair", parents=[common, network], help="pair this speaker with a companion screen")
+    pair = actions.add_parser(
+        "pair", parents=[common, network], help="pair this speaker with a companion screen, or allow a Chromecast",
+        description="Pair with a companion (the code its screen shows), or confirm that this speaker may cast to a "
+        "Chromecast (no code): a Chromecast is never cast to before that.",
+    )
     pair.add_argument("screen", help="the screen's name or room, e.g. 'kitchen tv'")
-    pair.add_argument("code", help="the code the screen shows")
+    pair.add_argument("code", nargs="?", default="", help="the code a companion's screen shows (none for a Chromecast)")
     pair.add_argument("--wait", type=float, default=5.0, help="seconds to look for the screen (default 5)")
     pair.set_defaults(handler=_run_pair)
 
@@ -80,6 +93,14 @@ def cast_settings(args: argparse.Namespace, settings: Settings):
 
 def _run_companion(args: argparse.Namespace, settings: Settings) -> int:
     from edge.cast.companion import Companion
+    from edge.cast.pairing import PairedSpeakers, PairingError
+
+    if args.speakers or args.unpair:
+        try:
+            return _manage_speakers(PairedSpeakers(cast_settings(args, settings).state_dir), args.unpair)
+        except PairingError as error:
+            print(f"edge cast companion: {error}", file=sys.stderr)
+            return ExitCode.FAILED
 
     async def serve() -> None:
         companion = Companion(cast_settings(args, settings), on_code=lambda code: print(f"pairing code {code}", flush=True))
@@ -89,6 +110,8 @@ def _run_companion(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(signum, stopping.set)
         await companion.start()
         print(f"companion {companion.name!r} at {companion.url}  pairing code {companion.code.current()}", flush=True)
+        for link in companion.screen_links():
+            print(f"screens on other machines open {link}", flush=True)
         try:
             await stopping.wait()
         finally:
@@ -96,16 +119,49 @@ def _run_companion(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         asyncio.run(serve())
-    except (OSError, ImportError, ValueError) as error:
+    except (OSError, ImportError, ValueError, PairingError) as error:
         print(f"edge cast companion: {error}", file=sys.stderr)
         return ExitCode.FAILED
     return 0
 
 
+def _manage_speakers(paired, unpair: str | None) -> int:
+    if unpair:
+        names = paired.remove(unpair)
+        if not names:
+            print(f"edge cast companion: no paired speaker is named {unpair!r}; see edge cast companion --speakers", file=sys.stderr)
+            return ExitCode.FAILED
+        print(f"unpaired {', '.join(names)}")
+        return 0
+    for speaker_id, name in sorted(paired.speakers().items(), key=lambda item: item[1].lower()):
+        print(f"{name:32} {speaker_id}")
+    return 0
+
+
+def _run_unpair(args: argparse.Namespace, settings: Settings) -> int:
+    from edge.cast.pairing import PairingError, ScreenTokens
+
+    try:
+        names = ScreenTokens(cast_settings(args, settings).state_dir).forget(args.screen)
+    except PairingError as error:
+        print(f"edge cast unpair: {error}", file=sys.stderr)
+        return ExitCode.FAILED
+    if not names:
+        print(f"edge cast unpair: this speaker has no screen named {args.screen!r}", file=sys.stderr)
+        return ExitCode.FAILED
+    print(f"forgot {', '.join(names)}")
+    return 0
+
+
 def _caster(args: argparse.Namespace, settings: Settings):
     from edge.cast.caster import CardCaster
+    from edge.cast.pairing import PairingError
 
-    return CardCaster(dataclasses.replace(cast_settings(args, settings), enabled=True)).start()
+    try:
+        return CardCaster(dataclasses.replace(cast_settings(args, settings), enabled=True)).start()
+    except PairingError as error:
+        print(f"edge {args.command}: {error}", file=sys.stderr)
+        raise SystemExit(ExitCode.FAILED) from None
 
 
 def _run_screens(args: argparse.Namespace, settings: Settings) -> int:
@@ -138,7 +194,8 @@ def _run_pair(args: argparse.Namespace, settings: Settings) -> int:
         except PairingFailed as error:
             print(f"edge cast pair: {error}", file=sys.stderr)
             return ExitCode.FAILED
-    print(f"paired with {answer['screen']}" + (f" ({answer['room']})" if answer.get("room") else ""))
+    verb = "allowed casting to" if answer.get("confirmed") else "paired with"
+    print(f"{verb} {answer['screen']}" + (f" ({answer['room']})" if answer.get("room") else ""))
     return 0
 
 

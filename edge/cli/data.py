@@ -35,6 +35,8 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     )
     flywheel.add_argument("--export", type=Path, metavar="FILE", help="write text,intent pairs (.jsonl or .csv)")
     flywheel.add_argument("--format", choices=("jsonl", "csv"), help="export format (default: from the file suffix)")
+    flywheel.add_argument("--purge", action="store_true", help="delete every logged turn (with --older-than: the old ones)")
+    flywheel.add_argument("--older-than", type=float, metavar="DAYS", help="with --purge: only turns older than DAYS")
     flywheel.set_defaults(handler=_run_flywheel)
 
 
@@ -99,6 +101,10 @@ def _run_flywheel(args: argparse.Namespace, settings: Settings) -> int:
         print(f"edge data flywheel: {error}", file=sys.stderr)
         return ExitCode.FAILED
     try:
+        if args.purge:
+            count = flywheel.purge(args.older_than)
+            print(f"purged {count} logged turn(s) from {path}")
+            return 0
         if args.export is not None:
             count = flywheel.export(args.export, args.format or "")
             print(f"wrote {count} labelled example(s) to {args.export}")

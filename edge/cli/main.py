@@ -38,11 +38,11 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 # Old command -> its new words (kept for one release).
 RENAMED: dict[str, tuple[str, ...]] = {
     "serve": ("bridge", "serve"), "satellite": ("bridge", "satellite"), "companion": ("cast", "companion"),
-    "screens": ("cast", "screens"), "pair": ("cast", "pair"), "privacy": ("data", "privacy"),
+    "screens": ("cast", "screens"), "pair": ("cast", "pair"), "unpair": ("cast", "unpair"), "privacy": ("data", "privacy"),
     "flywheel": ("data", "flywheel"),
 }
 GROUP_DEFAULTS: dict[str, tuple[tuple[str, ...], str]] = {  # a group called without an action
-    "cast": (("companion", "screens", "pair", "send"), "send"),  # the old `edge cast CARD.json`
+    "cast": (("companion", "screens", "pair", "unpair", "send"), "send"),  # the old `edge cast CARD.json`
     "devices": (("show", "bench"), "show"),                      # the old `edge devices [--json]`
 }
 
@@ -89,7 +89,8 @@ def modernize(argv: list[str]) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge", description="On-device voice assistant runtime.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="settings file (TOML); default ./edge.toml if it exists")
+    common.add_argument("--config", type=Path, help="settings file (TOML); default $EDGE_CONFIG, else "
+                        "~/.config/edge/edge.toml if it exists (./edge.toml only when named here)")
     common.add_argument(
         "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
         help="override one setting, e.g. --set asr.beam_size=2 (repeatable)",
@@ -108,10 +109,25 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if not equals:
             raise SettingsError(f"--set {item!r}: write it as SECTION.FIELD=VALUE")
         overrides[key.strip()] = value.strip()
-    config = args.config
-    if config is None and Path("edge.toml").is_file():
-        config = Path("edge.toml")
-    return load_settings(config, overrides=overrides)
+    return load_settings(settings_file(args.config), overrides=overrides)
+
+
+def settings_file(named: Path | None, environ=None) -> Path | None:
+    """The settings file to read: the one named, else $EDGE_CONFIG, else the user's own if it exists.
+
+    A file in the working directory is never read unasked: running `edge` inside a downloaded
+    folder must not let that folder point the speaker's LLM, keys or screens elsewhere."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    if named is not None:
+        return named
+    if environ.get("EDGE_CONFIG"):
+        return Path(environ["EDGE_CONFIG"]).expanduser()
+    own = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "edge" / "edge.toml"
+    if Path("edge.toml").is_file() and Path("edge.toml").resolve() != own.resolve():
+        print("edge: ./edge.toml is not read unless named: pass --config edge.toml (or set EDGE_CONFIG)", file=sys.stderr)
+    return own if own.is_file() else None
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """Settings: one frozen dataclass per stage, built once at the entry point.
 
-Precedence, lowest first: the defaults below, an `edge.toml` file, `EDGE_<SECTION>__<FIELD>`
-environment variables (e.g. `EDGE_ASR__BEAM_SIZE=2`), then command-line overrides. Every stage
-receives its own section in its constructor; nothing reads configuration globally.
+Precedence, lowest first: the defaults below, a settings file (`--config FILE`, else
+`$EDGE_CONFIG`, else `~/.config/edge/edge.toml`; never one found in the working directory
+unasked), `EDGE_<SECTION>__<FIELD>` environment variables (e.g. `EDGE_ASR__BEAM_SIZE=2`), then
+command-line overrides. Every stage receives its own section in its constructor; nothing reads
+configuration globally. Settings that name an environment variable holding a secret (`*_env`)
+may only name `EDGE_…` variables, so a settings file cannot send, say, a cloud key elsewhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -19,6 +23,7 @@ from typing import Any
 from edge.core.errors import ConfigError
 
 ENV_PREFIX = "EDGE_"
+SECRET_VARIABLE = re.compile(r"EDGE_[A-Z0-9_]+\Z")
 
 
 class SettingsError(ConfigError):
@@ -101,8 +106,9 @@ class HomeSettings:
     mqtt_topic_prefix: str = "edge/home"  # commands go to <prefix>/<room>/<device>/set as JSON
     mqtt_username: str = ""  # empty: connect without a user name
     mqtt_password_env: str = "EDGE_MQTT_PASSWORD"  # environment variable holding the password (may be unset)
-    ha_url: str = "http://homeassistant.local:8123"  # Home Assistant base URL (REST API)
+    ha_url: str = "https://homeassistant.local:8123"  # Home Assistant base URL (REST API); redirects are not followed
     ha_token_env: str = "EDGE_HA_TOKEN"  # environment variable holding a long-lived access token
+    ha_allow_plain_http: bool = False  # send the token over http:// to a host other than this machine (readable on the LAN)
     default_room: str = "living room"  # the room meant when none is said
     timeout_seconds: float = 3.0  # one command's connect + acknowledgement
 
@@ -133,6 +139,7 @@ class RouterSettings:
     log_training_data: bool = True  # keep escalated, unsure and corrected turns in the flywheel log
     flywheel_below_confidence: float = 0.7  # local turns below this calibrated confidence are logged for training
     flywheel_path: str = ""  # empty: flywheel.sqlite3 beside skills.database_path
+    flywheel_retention_days: float = 90.0  # logged turns older than this are deleted at start-up; 0: kept until purged
     ledger_path: str = ""  # every escalation is recorded here; empty: privacy.sqlite3 beside skills.database_path
 
 
@@ -200,6 +207,7 @@ class CastSettings:
     browse_chromecast: bool = True  # speaker: also list Chromecasts (_googlecast._tcp), needs pychromecast
     relay_port: int = 0  # speaker: TCP port of the page a Chromecast opens; 0 picks a free one
     allow_remote_images: bool = False  # allow https image URLs (otherwise only image bytes are shown)
+    link_hosts: str = ""  # companion: comma-separated hosts whose https links in cards stay clickable; others are text
     max_body_bytes: int = 262144  # bytes of markdown body; larger cards are refused
     max_image_bytes: int = 1048576  # bytes of one image
     deliver_timeout_seconds: float = 3.0  # speaker: one screen's connect + acknowledgement
@@ -209,16 +217,28 @@ class CastSettings:
     history_size: int = 50  # companion: cards kept for the page's history
     pairing_code_ttl_seconds: float = 600.0  # companion: a shown pairing code is replaced after this
     pairing_code_on_remote_pages: bool = False  # companion: show the code on pages of other machines too
+    trust_loopback_pages: bool = True  # companion: a page on this machine needs no view key (off on shared machines)
+    allowed_host_names: str = ""  # companion: comma-separated host names pages may use besides IP addresses and this machine's name
+    http_idle_timeout_seconds: float = 15.0  # companion: a connection without a complete request for this long is closed
+    pairing_max_failures: int = 5  # companion: wrong codes in a row (from anyone) before pairing pauses
+    pairing_cooldown_seconds: float = 60.0  # companion: that pause; it doubles with each further run, up to an hour
 
 
 @dataclass(frozen=True)
 class BridgeSettings:
     """`edge bridge serve`: Wyoming service, satellite sessions, UART link (firmware_bridge/)."""
 
-    uri: str = "tcp://0.0.0.0:10700"  # where `edge bridge serve` listens for Wyoming peers
+    uri: str = ""  # tcp://HOST:PORT where `edge bridge serve` listens; empty: tcp://<interface, else 127.0.0.1>:<port>
+    port: int = 10700  # TCP port when uri is empty
+    interface: str = ""  # IP address to listen and advertise on (the only one zeroconf uses); empty: loopback only
+    allowed_peers: str = ""  # comma-separated IP addresses or networks served without a satellite key, e.g. Home Assistant's
+    secret_env: str = "EDGE_WYOMING_SECRET"  # environment variable holding the secret satellite keys derive from (may be unset)
+    max_connections: int = 32  # open connections at once; more are refused with an error
+    max_connections_per_address: int = 16  # open connections from one peer address
+    idle_timeout_seconds: float = 60.0  # a connection that is not a satellite and sends no whole event for this long is closed
+    max_text_chars: int = 2000  # characters of text to speak, recognise or handle in one event
     zeroconf: bool = True  # advertise the service as _wyoming._tcp.local.
     zeroconf_name: str = ""  # empty: "edge-<hostname>"
-    interface: str = ""  # IP address to advertise on (and the only one zeroconf uses); empty: all
     satellites: str = ""  # comma-separated tcp:// URIs of satellites to dial (wyoming-satellite)
     max_header_bytes: int = 16384  # bytes in one frame's JSON header line
     max_data_bytes: int = 1048576  # bytes in one frame's JSON data block
@@ -322,7 +342,19 @@ def load_settings(
     for section in dataclasses.fields(Settings):
         section_type = typing.get_type_hints(Settings)[section.name]
         sections[section.name] = section_type(**layers.get(section.name, {}))
+        _check_secret_variables(section.name, sections[section.name])
     return Settings(**sections)
+
+
+def _check_secret_variables(section: str, values: Any) -> None:
+    """A `*_env` setting names the variable a secret is read from: only EDGE_… names (or none)."""
+    for item in dataclasses.fields(values):
+        name = getattr(values, item.name)
+        if item.name.endswith("_env") and name and not SECRET_VARIABLE.match(name):
+            raise SettingsError(
+                f"{section}.{item.name} = {name!r}: secrets are read only from variables named EDGE_…; "
+                f"copy it, e.g. export EDGE_{item.name.removesuffix('_env').upper()}=\"${name}\""
+            )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -7,8 +7,8 @@ A file that is not a healthy SQLite database (`PRAGMA quick_check` fails, or SQL
 is not a database") is never written over: it is renamed to `<name>.corrupt-<YYYYmmdd-HHMMSS>`
 (with its -wal/-shm files), an error is logged naming the backup, and a fresh database is
 started. So a corrupt ledger or training log never stops the speaker from starting, and no byte
-of the old file is lost. New files are created readable by their owner only (0600): they hold
-what people said.
+of the old file is lost. Files are readable by their owner only (0600, in a 0700 folder when it
+is new; a wider existing file is tightened): they hold what people said.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,34 +36,52 @@ class OpenedDatabase:
 
 
 def open_database(path: str | Path, what: str, fix: str, back_up_corrupt: bool = True,
-                  isolation_level: str | None = "", row_factory=None) -> OpenedDatabase:
+                  isolation_level: str | None = "", row_factory=None, secure_delete: bool = False) -> OpenedDatabase:
     """Open (creating it, 0600) a WAL database at `path`; `what` and `fix` word the errors
-    ("the privacy ledger", "set router.ledger_path to a writable file")."""
+    ("the privacy ledger", "set router.ledger_path to a writable file"). `secure_delete`: deleted
+    rows are overwritten, not left in free pages (for what people said)."""
     name = str(path) if str(path) == IN_MEMORY else str(Path(path).expanduser())
     recovered = None
     try:
         if name != IN_MEMORY:
-            Path(name).parent.mkdir(parents=True, exist_ok=True)
-            _create_private(Path(name))
+            prepare_private_file(Path(name))
         connection, problem = _connect(name, isolation_level, row_factory)
         if problem is not None:
             connection.close()
             if not back_up_corrupt:
                 raise StorageError(f"{what} {name} is corrupt ({problem}); move it away or delete it to start afresh")
             recovered = back_up(name, problem, what)
-            _create_private(Path(name))
+            prepare_private_file(Path(name))
             connection, problem = _connect(name, isolation_level, row_factory)
             if problem is not None:
                 raise sqlite3.DatabaseError(problem)
+        if secure_delete:
+            connection.execute("PRAGMA secure_delete=ON")
     except (OSError, sqlite3.Error) as error:
         raise StorageError(f"cannot open {what} {name}: {error}; {fix}") from error
     return OpenedDatabase(connection, recovered)
 
 
-def _create_private(path: Path) -> None:
-    """Create an empty file readable by its owner only (an existing file keeps its mode)."""
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def prepare_private_file(path: Path) -> None:
+    """Create the folder (0700, when it does not exist yet) and the file (0600) whatever the umask, and
+    tighten an existing file and its SQLite companions (-wal, -shm, -journal) to 0600; SQLite creates
+    its -wal and -shm files with the database file's permissions."""
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for suffix in COMPANIONS:
+        file = path.with_name(path.name + suffix)
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            logger.info("%s was readable by others (%o): now 0600", file, mode)
+            file.chmod(0o600)
 
 
 def _connect(name: str, isolation_level: str | None, row_factory) -> tuple[sqlite3.Connection, str | None]:

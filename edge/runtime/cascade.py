@@ -72,7 +72,8 @@ class Cascade:
         ledger = PrivacyLedger(data_file(settings, settings.router.ledger_path, "privacy.sqlite3"))
         flywheel = None
         if settings.router.log_training_data:
-            flywheel = Flywheel(data_file(settings, settings.router.flywheel_path, "flywheel.sqlite3"))
+            flywheel = Flywheel(data_file(settings, settings.router.flywheel_path, "flywheel.sqlite3"),
+                                retention_days=settings.router.flywheel_retention_days)
         escalator = Escalator.from_settings(settings, os.environ if environ is None else environ, ledger)
         router = Router(settings.router, manifest.oos_threshold, manifest.oos_label, manifest.oos_score)
         return cls(settings, router, escalator, flywheel, labels)

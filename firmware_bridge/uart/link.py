@@ -106,13 +106,15 @@ class UartLink:
         self._readable = asyncio.Event()
         self._outbox: asyncio.Queue[tuple[bytes, _Pending | None]] = asyncio.Queue(4 * self.settings.window_frames + 64)
         self._tasks: list[asyncio.Task] = []
+        self.lost: LinkDownError | None = None  # the port failed (unplugged): every wait raises this
+        self._lost = asyncio.Event()
 
     @property
     def parser_stats(self):
         return self._parser.stats
 
     async def open(self) -> None:
-        self._transport.start(self._on_bytes)
+        self._transport.start(self._on_bytes, self._on_lost)
         self._tasks = [
             asyncio.create_task(self._write_loop(), name=f"uart {self.name} writer"),
             asyncio.create_task(self._retransmit_loop(), name=f"uart {self.name} retransmit"),
@@ -128,13 +130,35 @@ class UartLink:
         self._transport.close()
 
     async def wait_up(self) -> None:
-        await self._up.wait()
+        await self._until(self._up)
+
+    def _on_lost(self, error: Exception) -> None:
+        """The port failed: fail what waits for an ACK, and wake every waiter with LinkDownError."""
+        self.lost = error if isinstance(error, LinkDownError) else LinkDownError(str(error))
+        self.state = LinkState.DOWN
+        self._fail_pending(self.lost)
+        self._lost.set()
+
+    async def _until(self, event: asyncio.Event) -> None:
+        """Wait for `event`; LinkDownError if the port is lost first."""
+        if self.lost is not None:
+            raise self.lost
+        if event.is_set():
+            return
+        waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._lost.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if self.lost is not None:
+            raise self.lost
 
     async def send(self, message: Message) -> asyncio.Future:
         """Queue a message (waiting for the link and window space); the future completes on its ACK."""
         while not (self._up.is_set() and self._window_has_room()):
             self._room.clear()
-            await (self._room.wait() if self._up.is_set() else self._up.wait())
+            await self._until(self._room if self._up.is_set() else self._up)
         seq, self._tx_next = self._tx_next, next_seq(self._tx_next)
         done = asyncio.get_running_loop().create_future()
         done.add_done_callback(lambda _: self._room.set())
@@ -157,7 +181,7 @@ class UartLink:
         """The next message in order (a raw UartFrame for types this host does not know)."""
         while not self._ready:
             self._readable.clear()
-            await self._readable.wait()
+            await self._until(self._readable)
         frame = self._ready.popleft()
         self.stats.delivered += 1
         try:
@@ -277,7 +301,11 @@ class UartLink:
     async def _write_loop(self) -> None:
         while True:
             wire, pending = await self._outbox.get()
-            await self._transport.write(wire)
+            try:
+                await self._transport.write(wire)
+            except LinkDownError as error:
+                self._on_lost(error)
+                return
             if pending is not None:
                 pending.sent_at = time.monotonic()
 

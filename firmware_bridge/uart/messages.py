@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from firmware_bridge.uart.frames import MAX_PAYLOAD_BYTES, PROTOCOL_VERSION, MessageType, UartFrame, UartMessageError
 
+MIN_RATE, MAX_RATE, MAX_CHANNELS = 1000, 384000, 16  # what an AUDIO_START may declare (as Wyoming's audio-start)
+
 
 class LedState(enum.IntEnum):
     OFF = 0
@@ -137,7 +139,9 @@ def _decode(frame: UartFrame) -> Message:
             if values[0] > 100:
                 raise ValueError(f"volume {values[0]} is above 100")
             return Volume(values[0], bool(values[1]))
-        if values[1] not in (1, 2, 3, 4) or values[0] == 0:
-            raise ValueError(f"audio format rate={values[0]} width={values[1]}")
+        rate, width, channels = values
+        if not MIN_RATE <= rate <= MAX_RATE or width not in (1, 2, 3, 4) or not 1 <= channels <= MAX_CHANNELS:
+            raise ValueError(f"audio format rate={rate} Hz width={width} channels={channels}; "
+                             f"send {MIN_RATE}-{MAX_RATE} Hz, width 1-4, 1-{MAX_CHANNELS} channels")
         return AudioStart(*values)
     raise UartMessageError(f"unknown message type 0x{frame.type:02x}")

@@ -18,6 +18,7 @@ from firmware_bridge.uart.link import UartLink
 from firmware_bridge.uart.messages import Audio, AudioStart, AudioStop, Button, ButtonAction, LedRing, LedState, Volume
 from firmware_bridge.uart.transport import LinkDownError
 from firmware_bridge.wyoming import events as wy
+from firmware_bridge.wyoming.schema import EventFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,13 @@ class UartSatellite:
                 message = await self.link.receive()
                 if isinstance(message, Button) and message.button == 0 and message.action == ButtonAction.PRESSED:
                     await self.link.send(_led(LedState.LISTENING))
-                for event in self._events_for(message):
+                try:
+                    events = self._events_for(message)
+                except EventFormatError as error:  # refuse the frame, keep serving the board
+                    logger.warning("board %s: refused %s: %s", self.name, type(message).__name__, error)
+                    await self.link.send(_led(LedState.ERROR))
+                    continue
+                for event in events:
                     await self.hub.on_event(session, event)
         finally:
             if session is not None:

@@ -23,7 +23,7 @@ def _wake(future: asyncio.Future) -> None:
 
 
 class Transport(Protocol):
-    def start(self, on_bytes: Callable[[bytes], None]) -> None: ...
+    def start(self, on_bytes: Callable[[bytes], None], on_lost: Callable[[Exception], None] | None = None) -> None: ...
 
     async def write(self, data: bytes) -> None: ...
 
@@ -46,7 +46,8 @@ class SerialTransport:
         os.set_blocking(self._fd, False)
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def start(self, on_bytes: Callable[[bytes], None]) -> None:
+    def start(self, on_bytes: Callable[[bytes], None], on_lost: Callable[[Exception], None] | None = None) -> None:
+        """Read in the event loop: `on_bytes` with what arrives, `on_lost` once if the port fails (unplugged)."""
         self._loop = asyncio.get_running_loop()
 
         def readable() -> None:
@@ -55,20 +56,29 @@ class SerialTransport:
             except BlockingIOError:
                 return
             except OSError as error:
-                logger.warning("serial port read failed: %s", error)
-                self._loop.remove_reader(self._fd)
+                self._failed(LinkDownError(f"serial port read failed: {error.strerror or error}"), on_lost)
                 return
             if data:
                 on_bytes(data)
+            else:  # end of file: the device is gone
+                self._failed(LinkDownError("the serial port closed (unplugged?)"), on_lost)
 
         self._loop.add_reader(self._fd, readable)
+
+    def _failed(self, error: LinkDownError, on_lost: Callable[[Exception], None] | None) -> None:
+        logger.warning("%s", error)
+        self._loop.remove_reader(self._fd)
+        if on_lost is not None:
+            on_lost(error)
 
     async def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             try:
                 view = view[os.write(self._fd, view):]
-            except BlockingIOError:
+            except OSError as error:
+                if not isinstance(error, BlockingIOError):
+                    raise LinkDownError(f"serial port write failed: {error.strerror or error}") from error
                 ready = asyncio.get_running_loop().create_future()
                 self._loop.add_writer(self._fd, _wake, ready)
                 try:

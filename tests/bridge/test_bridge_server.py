@@ -1,4 +1,4 @@
-"""`edge serve` as Home Assistant sees it: the real `wyoming` client against our server, real models."""
+"""`edge bridge serve` as Home Assistant sees it: the real `wyoming` client against our server, real models."""
 
 import asyncio
 import socket

@@ -1,6 +1,6 @@
 """Interoperability with `wyoming-satellite` (PyPI), the satellite software Home Assistant users run.
 
-wyoming-satellite is a server: Home Assistant dials it. So does `edge serve --satellite URI`.
+wyoming-satellite is a server: Home Assistant dials it. So does `edge bridge serve --satellite URI`.
 It pins an old wyoming (1.4.1), so it lives in its own virtual environment, made here once
 (cached under ~/.cache/edge-voice/) or named by $EDGE_WYOMING_SATELLITE_PYTHON. No sound card:
 its microphone is a command that plays a file in real time, its speaker a command that writes a

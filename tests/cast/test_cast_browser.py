@@ -1,4 +1,4 @@
-"""The whole path in a real browser: `edge companion` found over mDNS, paired, cards cast and seen.
+"""The whole path in a real browser: `edge cast companion` found over mDNS, paired, cards cast and seen.
 
 A real companion process on loopback, a real CardCaster discovering it over real mDNS, the
 pairing code read off the page in headless Chromium, then one card of each kind checked in
@@ -6,13 +6,12 @@ the page's DOM (title, table cells, list items, image, chart) with a screenshot 
 tests/artifacts/. Hostile cards are checked in the same browser: nothing they carry may run.
 """
 
-import json
-import urllib.request
 
 import pytest
 from helpers.cast_helpers import (
     LOOPBACK,
     CompanionProcess,
+    LoopThread,
     cast_deps,
     copy_to_docs,
     launch_chromium,
@@ -21,7 +20,7 @@ from helpers.cast_helpers import (
     unique,
 )
 
-from edge.core.events import Card, encode_event
+from edge.core.events import Card
 from edge.core.settings import CastSettings
 
 cast_deps()
@@ -157,13 +156,31 @@ def test_hostile_card_through_the_speaker_is_neutralised(setup):
     assert_nothing_ran(page)
 
 
+def deliver_straight(caster, screen, card):
+    """`card` to the companion without the speaker's sanitiser (as a buggy or hostile paired speaker would)."""
+    import aiohttp
+
+    from edge.cast.client import ScreenLink
+
+    async def send():
+        async with aiohttp.ClientSession() as session:
+            link = ScreenLink(session, screen, caster.tokens.key_for(screen.screen_id), caster.tokens.speaker_id)
+            try:
+                return await link.deliver(card, 10)
+            finally:
+                await link.close()
+
+    loop = LoopThread()
+    try:
+        return loop.run(send())
+    finally:
+        loop.close()
+
+
 def test_hostile_card_sent_straight_to_the_companion_is_neutralised(setup):
     caster, page, screen, _, _ = setup
-    token = caster.tokens.token_for(screen.screen_id)
     card = Card(title="Straight to the companion <img src=x onerror=\"window.__pwned=1\">", body=HOSTILE.body, items=HOSTILE.items)
-    request = urllib.request.Request(f"{screen.base_url}/api/cards", data=encode_event(card).encode(), headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert json.loads(response.read())["status"] == "shown"
+    assert deliver_straight(caster, screen, card)["status"] == "shown"
     page.wait_for_function("() => document.querySelector('#card h1').textContent.startsWith('Straight')")
     assert_nothing_ran(page)
 
@@ -180,12 +197,10 @@ def test_a_500_kb_body_is_refused_and_never_reaches_the_page(setup):
     before = page.evaluate("document.body.dataset.cards")
     outcome = caster.cast(Card(title="Too big", body="x" * 500_000), hint=name).outcome(timeout=10)
     assert outcome["status"] == "speech-only" and "cast.max_body_bytes" in outcome["reason"]
-    token = caster.tokens.token_for(screen.screen_id)
-    data = encode_event(Card(title="Too big", body="<script>window.__pwned=1</script>" * 16_000)).encode()
-    request = urllib.request.Request(f"{screen.base_url}/api/cards", data=data, headers={"Authorization": f"Bearer {token}"})
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 413
+    from edge.cast.client import DeliveryRefused
+
+    with pytest.raises(DeliveryRefused, match="cast.max_body_bytes"):
+        deliver_straight(caster, screen, Card(title="Too big", body="<script>window.__pwned=1</script>" * 16_000))
     page.wait_for_timeout(200)
     assert page.evaluate("document.body.dataset.cards") == before
     assert page.inner_text("#card h1") != "Too big"

@@ -44,7 +44,7 @@ def test_companion_appears_with_its_txt_record_and_goes_away_on_stop(caster, tmp
         assert caster.wait_for(named(name), APPEAR_SECONDS), f"not seen within {APPEAR_SECONDS} s of starting"
         appeared = time.perf_counter() - started
         screen = next(screen for screen in caster.screens() if screen.name == name)
-        assert (screen.room, screen.resolution, screen.protocol, screen.kind) == ("hall", "1280x720", 1, "edgecast")
+        assert (screen.room, screen.resolution, screen.protocol, screen.kind) == ("hall", "1280x720", 2, "edgecast")
         assert (screen.host, screen.port, screen.screen_id) == (LOOPBACK, companion.companion.port, companion.companion.companion_id)
     finally:
         stopped = time.perf_counter()
@@ -135,6 +135,7 @@ def test_chromecasts_with_a_screen_are_listed_speakers_and_groups_are_not(advert
         tv = listed[names["tv"]]
         assert (tv.kind, tv.port, tv.model) == ("chromecast", 8009, "Chromecast") and tv.room.endswith("living room")
         assert names["mini"] not in listed and names["group"] not in listed
+        assert caster.pair(names["tv"])["confirmed"]  # a Chromecast is cast to only once the user allowed it
         # No Chromecast answers at 127.0.0.1:8009, so the cast must end speech-only, with the reason.
         outcome = caster.cast(Card(title="hi"), hint=names["tv"]).outcome(timeout=20)
         assert outcome["status"] == "speech-only", outcome
@@ -146,6 +147,7 @@ def test_chromecast_helpers():
     assert room_from_name("Bob's Chromecast") == "bob's" and room_from_name("Upstairs") == ""
     assert local_address_for("127.0.0.1") == "127.0.0.1"
     assert relay_page_url("127.0.0.1", 8123) == "http://127.0.0.1:8123/"
+    assert relay_page_url("127.0.0.1", 8123, "k3y") == "http://127.0.0.1:8123/#key=k3y"
 
     class Info:
         uuid, host, port, model_name, friendly_name = "u1", "10.0.0.5", 8009, "Chromecast", "Den TV"

@@ -1,4 +1,4 @@
-"""`edge screens`, `edge pair` and `edge cast` as a user runs them, against a real `edge companion`."""
+"""`edge cast screens`, `edge cast pair` and `edge cast send` as a user runs them, against a real `edge cast companion`."""
 
 import json
 import os
@@ -22,25 +22,25 @@ def test_list_pair_and_cast_from_the_command_line(tmp_path):
     companion = CompanionProcess(tmp_path / "screen", name, "den")
     speaker = ["--interface", LOOPBACK, "--state-dir", str(tmp_path / "speaker")]
     try:
-        listed = edge("screens", *speaker, "--wait", "2", "--json")
+        listed = edge("cast", "screens", *speaker, "--wait", "2", "--json")
         rows = [json.loads(line) for line in listed.stdout.splitlines()]
         mine = [row for row in rows if row["name"] == name]
         assert mine and mine[0]["room"] == "den" and mine[0]["paired"] is False and mine[0]["state"] == "online"
 
-        refused = edge("cast", *speaker, "--to", name, "--wait", "2", stdin='{"title": "before pairing"}')
+        refused = edge("cast", "send", *speaker, "--to", name, "--wait", "2", stdin='{"title": "before pairing"}')
         assert refused.returncode == 1 and json.loads(refused.stdout)["status"] == "speech-only"
 
-        wrong = edge("pair", name, f"{(int(companion.code) + 1) % 10**6:06d}", *speaker)
+        wrong = edge("cast", "pair", name, f"{(int(companion.code) + 1) % 10**6:06d}", *speaker)
         assert wrong.returncode == 1 and "wrong pairing code" in wrong.stderr
         # Five wrong codes would replace it; one leaves the shown code valid.
-        paired = edge("pair", name, companion.code, *speaker)
+        paired = edge("cast", "pair", name, companion.code, *speaker)
         assert paired.returncode == 0 and paired.stdout.strip() == f"paired with {name} (den)"
 
-        sent = edge("cast", *speaker, "--to", name, stdin='{"title": "From the CLI", "items": ["one", "two"]}')
+        sent = edge("cast", "send", *speaker, "--to", name, stdin='{"title": "From the CLI", "items": ["one", "two"]}')
         outcome = json.loads(sent.stdout)
         assert sent.returncode == 0 and (outcome["status"], outcome["screen"]) == ("delivered", name)
 
-        garbage = edge("cast", *speaker, stdin="not json")
+        garbage = edge("cast", "send", *speaker, stdin="not json")
         assert garbage.returncode == 2 and "is not JSON" in garbage.stderr
     finally:
         companion.stop()
@@ -52,7 +52,7 @@ def test_edge_ask_cast_puts_the_replys_card_on_the_paired_screen(tmp_path):
     speaker = ["--interface", LOOPBACK, "--set", f"cast.state_dir={tmp_path / 'speaker'}",
                "--set", "cast.browse_chromecast=false", "--set", f"skills.database_path={tmp_path / 'db.sqlite3'}"]
     try:
-        assert edge("pair", name, companion.code, "--interface", LOOPBACK, "--state-dir", str(tmp_path / "speaker")).returncode == 0
+        assert edge("cast", "pair", name, companion.code, "--interface", LOOPBACK, "--state-dir", str(tmp_path / "speaker")).returncode == 0
         assert edge("ask", "add milk to my shopping list", *speaker).returncode == 0  # no --cast: no mDNS at all
 
         asked = edge("ask", "what is on my shopping list", "--json", "--cast", *speaker)

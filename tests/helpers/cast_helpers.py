@@ -109,14 +109,14 @@ class CompanionThread:
 
 
 class CompanionProcess:
-    """`python -m edge companion` on loopback, as a user would start it."""
+    """`python -m edge cast companion` on loopback, as a user would start it."""
 
     LINE = re.compile(r"at (http://\S+)\s+pairing code (\d+)")
 
     def __init__(self, state_dir: Path, name: str, room: str, *extra: str):
         self.name = name
         command = [
-            sys.executable, "-m", "edge", "companion", "--interface", LOOPBACK, "--port", "0",
+            sys.executable, "-m", "edge", "cast", "companion", "--interface", LOOPBACK, "--port", "0",
             "--name", name, "--room", room, "--state-dir", str(state_dir), *extra,
         ]
         environment = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -125,7 +125,7 @@ class CompanionProcess:
             line = LineReader(self.process).wait_for(lambda text: self.LINE.search(text) is not None)
         except AssertionError as error:
             self.process.kill()
-            raise RuntimeError(f"edge companion did not start: {error}") from error
+            raise RuntimeError(f"edge cast companion did not start: {error}") from error
         match = self.LINE.search(line)
         self.url, self.code = match.group(1), match.group(2)
         self.started = time.perf_counter()

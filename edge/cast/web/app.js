@@ -8,13 +8,16 @@
     "p", "ul", "ol", "li", "blockquote", "table", "thead", "tbody", "tr", "th", "td",
     "strong", "em", "s", "a", "h3", "h4", "h5", "pre", "code", "hr", "br",
   ]);
-  const SAFE_LINK = /^(https?:|mailto:)/i;
+  const SAFE_LINK = /^https:/i;  // the companion keeps only https links to cast.link_hosts
   const SAFE_IMAGE = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/;
   const REMOTE_IMAGE = /^https:\/\//i;
   const SVG = "http://www.w3.org/2000/svg";
   const MAX_HISTORY = 50;
   const history = [];
   let retryMs = 500;
+  let locked = false;
+  // A screen on another machine opens the companion's link with #key=...; the socket passes it on.
+  const viewKey = new URLSearchParams(location.hash.slice(1)).get("key") || "";
 
   const byId = (id) => document.getElementById(id);
 
@@ -165,6 +168,10 @@
     } else if (message.type === "pairing") {
       showCode(message.code);
       if (message.paired) byId("paired-note").textContent = `Paired with ${message.paired}`;
+    } else if (message.type === "locked") {
+      locked = true;
+      byId("status").textContent = "locked";
+      byId("card").replaceWith(buildCard({ id: "", title: message.name || "edge screen", body: [String(message.text || "")] }));
     } else if (message.type === "error") {
       console.warn("companion refused a message:", message.text);
     }
@@ -172,7 +179,8 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws`);
+    const query = viewKey ? `?key=${encodeURIComponent(viewKey)}` : "";
+    const socket = new WebSocket(`${scheme}//${location.host}/ws${query}`);
     const status = byId("status");
     socket.addEventListener("open", () => {
       retryMs = 500;
@@ -190,6 +198,7 @@
       onMessage(socket, message);
     });
     socket.addEventListener("close", () => {
+      if (locked) return;  // without its link this page will not be let in: no point retrying
       status.textContent = "reconnecting…";
       status.className = "offline";
       history.length = 0;

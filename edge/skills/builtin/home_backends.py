@@ -13,11 +13,13 @@ with entity `light.<room>` or `switch.<room>_plug` and a long-lived token from `
 from __future__ import annotations
 
 import abc
+import ipaddress
 import json
 import logging
 import os
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
@@ -132,12 +134,43 @@ class MqttBackend(HomeBackend):
             self._drop()
 
 
+def check_ha_url(url: str, allow_plain_http: bool) -> None:
+    """HomeError unless the token may go to `url`: https, or http to this machine, or http the operator allowed."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HomeError(f"home.ha_url {url!r} is not an http(s) URL, e.g. https://homeassistant.local:8123")
+    if parts.scheme == "https" or allow_plain_http or _is_loopback(parts.hostname):
+        return
+    raise HomeError(
+        f"home.ha_url {url} is plain http to another machine: the access token would cross the network "
+        "readable by anyone on it. Use https://, or set home.ha_allow_plain_http = true to accept that"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the Authorization header to wherever it points: refuse it."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise HomeError(f"Home Assistant answered {code} with a redirect to {newurl}; the token is not sent "
+                        "there: set home.ha_url to the address Home Assistant really serves")
+
+
 class HomeAssistantBackend(HomeBackend):
     name = "home-assistant"
 
     def __init__(self, settings: HomeSettings, environ: dict[str, str] | None = None) -> None:
         self.settings = settings
         self._token = (os.environ if environ is None else environ).get(settings.ha_token_env, "")
+        self._opener = urllib.request.build_opener(_NoRedirects())
 
     @staticmethod
     def service_call(command: HomeCommand) -> tuple[str, dict]:
@@ -154,13 +187,14 @@ class HomeAssistantBackend(HomeBackend):
     def send(self, command: HomeCommand) -> None:
         if not self._token:
             raise HomeError(f"no Home Assistant token: put a long-lived access token in ${self.settings.ha_token_env}")
+        check_ha_url(self.settings.ha_url, self.settings.ha_allow_plain_http)
         path, body = self.service_call(command)
         request = urllib.request.Request(
             self.settings.ha_url.rstrip("/") + path, data=json.dumps(body).encode(), method="POST",
             headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.settings.timeout_seconds) as response:  # noqa: S310
+            with self._opener.open(request, timeout=self.settings.timeout_seconds) as response:
                 response.read()
         except urllib.error.HTTPError as error:
             hint = "the token is not accepted" if error.code in (401, 403) else f"entity {body['entity_id']} may not exist"
