@@ -25,8 +25,7 @@ from edge.core.settings import StopSettings
 from edge.core.text.normalize import normalize_utterance
 from edge.listen.vad import SAMPLE_RATE, WINDOW, VadStream
 
-PRE_ROLL_SECONDS = 0.2  # audio kept from before the burst (the VAD starts late on a soft onset)
-TAIL_SECONDS = 0.1  # ...and after its last speech window
+PRE_ROLL_SECONDS = 0.3  # audio kept from before the burst (the VAD starts late on a soft onset)
 Transcriber = Callable[[np.ndarray], str]  # float32 mono 16 kHz -> text
 
 
@@ -105,9 +104,9 @@ class StopListener:
         return self._check(start, self._last_speech, end)
 
     def _check(self, start: int, speech_end: int, now: int) -> StopWord | None:
+        # the silence after the word is kept too: the VAD calls a final "p" silence, Whisper needs it
         first = max(self._audio_start, start - int(PRE_ROLL_SECONDS * SAMPLE_RATE))
-        last = min(self._fed, speech_end + int(TAIL_SECONDS * SAMPLE_RATE))
-        samples = self._audio[first - self._audio_start : last - self._audio_start]
+        samples = self._audio[first - self._audio_start : min(self._fed, now) - self._audio_start]
         began = time.perf_counter()
         transcript = self._transcribe(samples)
         asr_ms = (time.perf_counter() - began) * 1000
