@@ -58,6 +58,19 @@ def piper_takes(texts: list[str], speeds: list[float], takes: int) -> list[tuple
     return made
 
 
+def clean_take(text: str, transcribe, takes: int = 10) -> np.ndarray:
+    """A Piper take of `text` that Whisper hears as `text` on its own (Piper's synthesis is randomised,
+    and a slurred take tests the voice, not the listener), as edge/runtime/demo/make.py picks its takes."""
+    from edge.core.text.normalize import normalize_utterance
+
+    for _ in range(takes):
+        speech = piper_takes([text], [1.0], 1)[0][2]
+        padded = np.concatenate([np.zeros(RATE // 4, np.float32), speech, np.zeros(RATE // 4, np.float32)])
+        if normalize_utterance(transcribe(padded)) == normalize_utterance(text):
+            return speech
+    raise RuntimeError(f"no take of {text!r} that Whisper hears as such in {takes}")
+
+
 def espeak_takes(texts: list[str]) -> list[tuple[str, str, np.ndarray]]:
     binary = shutil.which("espeak-ng")
     if binary is None:

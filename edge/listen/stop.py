@@ -62,6 +62,7 @@ class StopListener:
         self._transcribe = transcribe
         self._keep = int((settings.max_seconds + settings.silence_seconds + PRE_ROLL_SECONDS + 1.0) * SAMPLE_RATE)
         self.transcribed = 0  # bursts sent to ASR (for benchmarks)
+        self.last_transcript = ""  # what the last burst was heard as (for logs and tests)
         self.reset()
 
     def reset(self) -> None:
@@ -111,6 +112,7 @@ class StopListener:
         transcript = self._transcribe(samples)
         asr_ms = (time.perf_counter() - began) * 1000
         self.transcribed += 1
+        self.last_transcript = transcript
         word = match_stop(transcript, self.phrases)
         if word is None:
             return None

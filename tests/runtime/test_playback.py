@@ -18,7 +18,7 @@ from helpers.media_files import write_tone
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.stop_word import piper_takes, place, runtime_vocabulary  # noqa: E402
+from bench.stop_word import clean_take, place, runtime_vocabulary  # noqa: E402
 from edge.asr.factory import create_asr  # noqa: E402
 from edge.audio.files import FileSink  # noqa: E402
 from edge.audio.output import MemoryOutput  # noqa: E402
@@ -115,7 +115,7 @@ def music(tmp_path):
 
 def test_stop_without_the_wake_word_stops_the_music(vad, asr, music):
     player = music(speed=1.0)
-    stop = piper_takes(["stop"], [1.0], 1)[0][2]
+    stop = clean_take("stop", lambda samples: asr.transcribe(samples).text)
     audio, _ = place(stop, "noise", lead=1.0, tail=1.0)
     loop = LiveLoop(Settings(), StandInTurn(asr), PushToTalk(), vad, media=player)
     assert loop.run(PacedSource(audio, speed=4.0), FileSink(None)) == []  # no turn: nobody said the wake word
@@ -128,7 +128,7 @@ def test_the_reply_ducks_the_music_and_stop_ends_the_reply_not_the_music(vad, as
     ducks: list[tuple[float, bool]] = []
     duck = player.duck
     player.duck = lambda on: (ducks.append((time.monotonic(), on)), duck(on))  # record when, keep what it does
-    stop = piper_takes(["stop it"], [1.0], 1)[0][2]
+    stop = clean_take("stop it", lambda samples: asr.transcribe(samples).text)
     speech = read_request_audio(demo_turns()[0].wav, 16000).samples
     gap = np.zeros(int(2.0 * 16000), np.float32)
     audio, _ = place(np.concatenate([speech, gap, stop]), "noise", lead=0.5, tail=3.0)
