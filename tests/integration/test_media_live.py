@@ -1,6 +1,6 @@
 """Music through the whole live loop on real models: "alexa, play some music" (the real wake word
 recording, the request spoken by the bundled voice) starts the PyAV player on a file made here,
-the reply ducks it, and a spoken "stop" without the wake word stops it."""
+the reply ducks it, and a spoken "stop the music" without the wake word stops it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_play_music_then_stop_without_the_wake_word(tmp_path):
     request = piper_takes(["play some music"], [1.0], 1)[0][2]
     recording = tmp_path / "conversation.wav"
     loop = LiveLoop.load(settings)
-    stop = clean_take("stop", lambda samples: loop.turn.transcribe(samples).text)  # bench/stop_word.py measures misses
+    stop = clean_take("stop the music", lambda samples: loop.turn.transcribe(samples).text)  # bench/stop_word.py counts misses
     audio, _ = build([Segment(alexa_clips(1)[0], request, pause_after_seconds=5.0),
                       Segment(None, stop, pause_after_seconds=2.0)])
     write_wav(recording, (audio * 32767).astype("int16"), 16000)
@@ -46,7 +46,7 @@ def test_play_music_then_stop_without_the_wake_word(tmp_path):
         player = loop.playback.media
         assert [trace.skill for trace in traces] == ["media"], [trace.to_dict() for trace in traces]
         assert traces[0].reply == "Playing Long Tone."
-        assert [heard.word for heard in loop.playback.heard] == ["stop"], loop.playback.stop.last_transcript
+        assert [heard.word for heard in loop.playback.heard] == ["stop the music"], loop.playback.stop.last_transcript
         assert player.state is PlayerState.STOPPED
     finally:
         loop.close()

@@ -115,11 +115,11 @@ def music(tmp_path):
 
 def test_stop_without_the_wake_word_stops_the_music(vad, asr, music):
     player = music(speed=1.0)
-    stop = clean_take("stop", lambda samples: asr.transcribe(samples).text)
+    stop = clean_take("stop the music", lambda samples: asr.transcribe(samples).text)
     audio, _ = place(stop, "noise", lead=1.0, tail=1.0)
     loop = LiveLoop(Settings(), StandInTurn(asr), PushToTalk(), vad, media=player)
     assert loop.run(PacedSource(audio, speed=4.0), FileSink(None)) == []  # no turn: nobody said the wake word
-    assert [heard.word for heard in loop.playback.heard] == ["stop"]
+    assert [heard.word for heard in loop.playback.heard] == ["stop the music"], loop.playback.stop.last_transcript
     assert player.now_playing() is None and player.state is PlayerState.STOPPED
 
 
@@ -128,7 +128,7 @@ def test_the_reply_ducks_the_music_and_stop_ends_the_reply_not_the_music(vad, as
     ducks: list[tuple[float, bool]] = []
     duck = player.duck
     player.duck = lambda on: (ducks.append((time.monotonic(), on)), duck(on))  # record when, keep what it does
-    stop = clean_take("stop it", lambda samples: asr.transcribe(samples).text)
+    stop = clean_take("be quiet", lambda samples: asr.transcribe(samples).text)
     speech = read_request_audio(demo_turns()[0].wav, 16000).samples
     gap = np.zeros(int(2.0 * 16000), np.float32)
     audio, _ = place(np.concatenate([speech, gap, stop]), "noise", lead=0.5, tail=3.0)
@@ -137,7 +137,7 @@ def test_the_reply_ducks_the_music_and_stop_ends_the_reply_not_the_music(vad, as
     sink = FileSink(None)
     loop = LiveLoop(Settings(), turn, button, vad, media=player)
     traces = loop.run(PacedSource(audio, speed=2.0, button=button, press=0.2), sink)
-    assert len(traces) == 1 and [heard.word for heard in loop.playback.heard] == ["stop it"]
+    assert len(traces) == 1 and [heard.word for heard in loop.playback.heard] == ["be quiet"], loop.playback.stop.last_transcript
     assert sink.replies[0].stopped_at is not None and turn.interrupted.is_set()  # the reply was cut short
     assert player.now_playing().state is PlayerState.PLAYING  # the music goes on
     assert [on for _, on in ducks] == [True, False]  # ducked from the request until the reply stopped
