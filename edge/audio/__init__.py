@@ -5,4 +5,6 @@
     files.py    a recording as the microphone, WAV files as the speaker
     devices.py  microphone and speaker through sounddevice (the `audio` extra)
     network.py  the interface the firmware bridge plugs satellites into
+    output.py   continuous PCM outputs for music: the speaker, a paced WAV, memory
+    player.py   the music player (PyAV): files and radio streams, volume and ducking
 """

@@ -80,8 +80,50 @@ class SkillSettings:
     entry_points: bool = True  # load third-party skills from the `edge.skills` entry-point group
     disabled: str = ""  # comma-separated skill names not to load
     hotel_data: str = ""  # JSON file of the sample hotel provider; empty: the bundled sample
-    weather_provider: str = "offline"  # offline (says it has no data) | a name a third-party skill understands
+    weather_provider: str = "offline"  # offline (says it has no data; nothing leaves the device) | open-meteo (docs/skills.md)
     currency_provider: str = "offline"  # offline (says it has no rates)
+
+
+@dataclass(frozen=True)
+class WeatherSettings:
+    """The open-meteo weather provider (skills.weather_provider = "open-meteo"; edge/skills/builtin/open_meteo.py)."""
+
+    geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"  # place name -> coordinates
+    forecast_url: str = "https://api.open-meteo.com/v1/forecast"  # coordinates -> daily forecast
+    temperature_unit: str = "celsius"  # celsius | fahrenheit: what the answers are spoken in
+    language: str = "en"  # language of the place names the geocoder returns
+    timeout_seconds: float = 2.5  # one question's HTTP budget (geocoding + forecast); must stay under skills.handler_timeout_seconds
+    max_response_bytes: int = 262144  # bytes of one response; a larger one is treated as garbage
+    cache_seconds: float = 900.0  # a forecast is reused this long (places are kept until the cache is full)
+    cache_entries: int = 64  # forecasts (and, separately, places) kept in memory
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """Music and internet radio (edge/audio/player.py, edge/skills/builtin/media.py)."""
+
+    music_folder: str = "~/Music"  # local music: audio files in this folder and its subfolders
+    stations: str = ""  # internet radio, comma-separated name=URL pairs ("jazz fm=http://host/stream.mp3")
+    output: str = "speaker"  # speaker (sounddevice, the audio extra) | none (no player) | a .wav path (a recording)
+    output_device: str = ""  # sounddevice name or index for music; empty: live.output_device
+    sample_rate: int = 48000  # hertz the player decodes to (mono) and the output plays
+    block_samples: int = 2048  # samples per write to the output (about 43 ms at 48 kHz): pause and gain react this fast
+    duck_db: float = -18.0  # decibels the music is lowered by while the speaker listens or talks
+    volume_step_db: float = 3.0  # decibels per volume step (10 is 0 dB, 9 is -3 dB ...; 0 is silence)
+    ramp_seconds: float = 0.05  # gain changes (duck, volume) glide over this long, so they do not click
+    open_timeout_seconds: float = 5.0  # a stream URL that does not connect or send audio within this is given up
+
+
+@dataclass(frozen=True)
+class StopSettings:
+    """Saying "stop" (no wake word) while the speaker talks or plays music (edge/listen/stop.py)."""
+
+    enabled: bool = True  # listen for a stop word whenever a reply or music is playing
+    words: str = "stop,stop it,stop that,stop the music,stop playing,pause,pause the music,quiet,be quiet,enough,shut up,cancel"  # comma-separated whole utterances that stop playback
+    max_seconds: float = 1.6  # speech longer than this is not a stop word (it is not transcribed)
+    min_seconds: float = 0.15  # shorter bursts (clicks) are ignored
+    silence_seconds: float = 0.25  # the stop word has ended after this much silence
+    threshold: float = 0.5  # Silero VAD speech probability of a 32 ms window that counts as speech
 
 
 @dataclass(frozen=True)
@@ -311,6 +353,8 @@ class Settings:
     nlu: NluSettings = field(default_factory=NluSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
     skills: SkillSettings = field(default_factory=SkillSettings)
+    weather: WeatherSettings = field(default_factory=WeatherSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     home: HomeSettings = field(default_factory=HomeSettings)
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
@@ -321,6 +365,7 @@ class Settings:
     wake: WakeSettings = field(default_factory=WakeSettings)
     vad: VadSettings = field(default_factory=VadSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    stop: StopSettings = field(default_factory=StopSettings)
     device: DeviceSettings = field(default_factory=DeviceSettings)
 
 

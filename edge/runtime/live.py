@@ -24,14 +24,17 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from edge.audio.player import open_player
 from edge.audio.stream import SAMPLE_RATE, AudioSink, FrameSource
 from edge.audio.wavio import RequestAudio
 from edge.core.errors import ConfigError
 from edge.core.settings import Settings
+from edge.core.stages import MediaPlayer
 from edge.core.trace import TurnTrace
 from edge.listen.vad import Endpoint, Endpointer, SileroVad
 from edge.listen.wake import PushToTalk, WakeDetection, WakeWordDetector
 from edge.runtime.alerts import Alert, AlertScheduler
+from edge.runtime.playback import PlaybackControl
 from edge.runtime.turn import Turn, TurnResult
 
 logger = logging.getLogger(__name__)
@@ -73,7 +76,7 @@ class _Request:
 class LiveLoop:
     def __init__(self, settings: Settings, turn: Turn, activation: WakeWordDetector | PushToTalk, vad: SileroVad,
                  on_turn: Callable[[TurnTrace], None] | None = None, on_alert: Callable[[Alert], None] | None = None,
-                 stream_clock: StreamClock | None = None) -> None:
+                 stream_clock: StreamClock | None = None, media: MediaPlayer | None = None) -> None:
         self.settings = settings
         self.turn = turn
         self.activation = activation
@@ -85,6 +88,7 @@ class LiveLoop:
         self._sink: AudioSink | None = None
         self._now = 0.0
         self.alerts: AlertScheduler = turn.alert_scheduler(self._ring)
+        self.playback = PlaybackControl.load(settings, turn, vad, media, LOCAL_SESSION)  # ducking, "stop" without the wake word
 
     @classmethod
     def load(cls, settings: Settings, on_turn: Callable[[TurnTrace], None] | None = None,
@@ -101,12 +105,14 @@ class LiveLoop:
             from edge.skills.phrasing import resolve_timezone
 
             stream_clock = StreamClock(datetime.now(resolve_timezone(settings.skills.timezone)))
-        turn = Turn.load(settings, clock=stream_clock, caster=caster)
+        media = open_player(settings)  # music (media.output); nothing is opened until the first play
+        turn = Turn.load(settings, clock=stream_clock, caster=caster, media=media)
         if activation is None:
             activation = WakeWordDetector(settings.wake) if settings.live.activation == "wake" else PushToTalk()
-        return cls(settings, turn, activation, SileroVad(settings.vad), on_turn, on_alert, stream_clock)
+        return cls(settings, turn, activation, SileroVad(settings.vad), on_turn, on_alert, stream_clock, media)
 
     def close(self) -> None:
+        self.playback.close()
         self.turn.close()
 
     def run(self, source: FrameSource, sink: AudioSink) -> list[TurnTrace]:
@@ -116,12 +122,14 @@ class LiveLoop:
         follow_up = 0.0  # seconds of listening without the wake word the last reply asked for
         heard = 0  # samples read from the source
         next_alert_poll = 0.0
-        self._sink = sink
+        self._sink = sink = self.playback.wrap(sink)  # a reply that begins ducks the music
         try:
             for frame in source.frames():
                 heard += len(frame)
                 now = self._advance(heard / SAMPLE_RATE)
                 detection = self.activation.process(frame)  # every frame: the detector streams
+                if self.playback.frame(frame, now, sink, listening=request is not None) is not None:
+                    continue  # "stop" while the speaker talked or played: done, without the wake word
                 if request is None:
                     if now >= next_alert_poll and not sink.playing(now):
                         next_alert_poll = now + ALERT_POLL_SECONDS

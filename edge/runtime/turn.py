@@ -40,6 +40,7 @@ from edge.asr.onnx.vocabulary import label_words, skill_words
 from edge.audio.wavio import AudioInputError, RequestAudio, read_request_audio
 from edge.core.events import Card, Error, Event, IntentResult, Reply, Transcript
 from edge.core.settings import Settings
+from edge.core.stages import MediaPlayer
 from edge.core.trace import TurnTrace
 from edge.dialogue import DialogueManager, Interpretation
 from edge.escalation.router import RouteDecision, Router
@@ -126,10 +127,11 @@ class Turn:
 
     @classmethod
     def load(cls, settings: Settings, with_asr: bool = True, with_tts: bool = True, clock: Callable[[], datetime] | None = None,
-             caster: CardCaster | None = None) -> Turn:
-        """Every model the turn needs, on this board's onnxruntime providers (devices.sessions)."""
+             caster: CardCaster | None = None, media: MediaPlayer | None = None) -> Turn:
+        """Every model the turn needs, on this board's onnxruntime providers (devices.sessions).
+        `media`: the music player the skills drive (the live loop's; None: no music on this front end)."""
         sessions = SessionFactory.for_device(settings.device.profile, settings.device.providers)
-        loaded = load_skills(settings, clock=clock)  # built-ins and entry points; skipped ones are logged
+        loaded = load_skills(settings, clock=clock, media=media)  # built-ins and entry points; skipped ones are logged
         nlu = IntentModel.for_device(settings.nlu, settings.device, sessions=sessions)  # or its NPU
         asr = None
         if with_asr:  # the engine `asr.engine` names, its decoding biased toward the skills' words

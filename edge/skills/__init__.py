@@ -12,6 +12,7 @@
     store.py, memory.py    the skills' SQLite database and remembered facts, lists, alerts
     phrasing.py, timeparse.py, quantities.py, providers.py
                            saying and reading times, units, weather and currency providers
+    http.py                JSON over HTTP for providers: one deadline, a size cap, one error
     builtin/               the skills that ship with the speaker
 
 This package imports only `edge.core`; third-party skills import only `edge.skills`.

@@ -7,9 +7,9 @@
             place = request.values["place"]        # parsed, required slots are always there
             ...
 
-A declared skill gets a `SkillContext` (settings, clock, the shared database and memory) in its
-constructor. The dialogue layer fills the required slots the YAML names (asking the user for
-each missing one) before `on_<intent>` is called; `request.values` holds the parsed values and
+A declared skill gets a `SkillContext` (settings, clock, the shared database and memory, the
+runtime's music player when it has one) in its constructor. The dialogue layer fills the required
+slots the YAML names (asking the user for each missing one) before `on_<intent>` is called; `request.values` holds the parsed values and
 `request.slots` the words they came from. Returning a plain string is the same as
 `SkillReply(text=...)`.
 """
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from edge.core.settings import Settings
+from edge.core.stages import MediaPlayer
 from edge.skills.base import Skill, SkillError, SkillReply, SkillRequest
 from edge.skills.memory import Memory
 from edge.skills.phrasing import Clock
@@ -40,6 +41,7 @@ class SkillContext:
     clock: Clock
     store: SkillStore
     memory: Memory
+    media: MediaPlayer | None = None  # the runtime's music player (edge/audio/player.py); None: this front end has none
 
 
 def spec_path(skill_class: type) -> Path:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.core.settings import Settings
+from edge.core.stages import MediaPlayer
 from edge.skills.base import Skill
 from edge.skills.builtin.alarms import AlarmSkill
 from edge.skills.builtin.calculator import CalculatorSkill
@@ -61,19 +62,22 @@ def builtin_declared_classes() -> list[type[DeclaredSkill]]:
     from edge.skills.builtin.home import SmartHomeSkill
     from edge.skills.builtin.hotels import HotelSkill
     from edge.skills.builtin.lists import ListsSkill
+    from edge.skills.builtin.media import MediaSkill
     from edge.skills.builtin.reminders import ReminderSkill
     from edge.skills.builtin.units import UnitsSkill
     from edge.skills.builtin.volume import VolumeSkill
 
     return [HotelSkill, ListsSkill, ReminderSkill, FactsSkill, VolumeSkill, WeatherSkill, CurrencySkill,
-            SmartHomeSkill, UnitsSkill]
+            SmartHomeSkill, UnitsSkill, MediaSkill]
 
 
-def load_skills(settings: Settings, clock: Clock | None = None, entry_points: bool | None = None) -> LoadedSkills:
-    """Open the database, build every skill, and register the ones that load."""
+def load_skills(settings: Settings, clock: Clock | None = None, entry_points: bool | None = None,
+                media: MediaPlayer | None = None) -> LoadedSkills:
+    """Open the database, build every skill, and register the ones that load. `media`: the runtime's
+    music player (edge/audio/player.py), handed to the skills in their context."""
     clock = clock or system_clock(resolve_timezone(settings.skills.timezone))
     store = SkillStore(settings.skills.database_path)
-    context = SkillContext(settings, clock, store, Memory(store))
+    context = SkillContext(settings, clock, store, Memory(store), media)
     registry = SkillRegistry(timeout_seconds=settings.skills.handler_timeout_seconds or None, resources=[store])
     loaded = LoadedSkills(registry, context)
     disabled = {name.strip() for name in settings.skills.disabled.split(",") if name.strip()}

@@ -171,9 +171,9 @@ def test_context_carries_over_to_the_next_question(model, tmp_path):
     try:
         replies = [chat.say(line) for line in ("what's the weather in London", "and tomorrow?", "what about Paris?")]
         assert [reply.text for reply in replies] == [
-            "In London today: light rain, 7 to 11 degrees.",
-            "In London tomorrow: sunny, 5 to 12 degrees.",
-            "In Paris tomorrow: cloudy, 6 to 10 degrees.",
+            "In London today: light rain, 7 to 11 degrees Celsius.",
+            "In London tomorrow: sunny, 5 to 12 degrees Celsius.",
+            "In Paris tomorrow: cloudy, 6 to 10 degrees Celsius.",
         ]
         assert [reply.action for reply in replies] == ["sentence", "carry", "carry"]
         chat.monotonic.now += chat.settings.dialogue.context_seconds + 1

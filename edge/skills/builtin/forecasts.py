@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from edge.skills.base import SkillReply, SkillRequest
+from edge.skills.builtin.open_meteo import NAME, OpenMeteoWeather
 from edge.skills.declared import DeclaredSkill, SkillContext
 from edge.skills.phrasing import describe_day
 from edge.skills.providers import (
@@ -17,7 +18,9 @@ from edge.skills.providers import (
     CurrencyProvider,
     OfflineRates,
     OfflineWeather,
+    UnknownPlaceError,
     WeatherProvider,
+    WeatherServiceError,
     named_provider,
 )
 from edge.skills.slots import CURRENCIES, CURRENCY_WORDS, Money
@@ -28,20 +31,31 @@ class WeatherSkill(DeclaredSkill):
 
     def __init__(self, context: SkillContext, provider: WeatherProvider | None = None) -> None:
         super().__init__(context)
-        self.provider = provider or named_provider("weather", context.settings.skills.weather_provider, {OFFLINE: OfflineWeather})
+        self.provider = provider or named_provider("weather", context.settings.skills.weather_provider, {
+            OFFLINE: OfflineWeather, NAME: lambda: OpenMeteoWeather(context.settings.weather)})
 
     def on_weather_query(self, request: SkillRequest) -> SkillReply:
         now = self.now(request)
         place = request.values["place"]
         day = request.values["date"].value if "date" in request.values else now.date()
         when = describe_day(day, now.date())
-        forecast = self.provider.forecast(str(place.value), day)
-        if forecast is None:
+        try:
+            forecast = self.provider.forecast(str(place.value), day)
+        except WeatherServiceError:
+            return SkillReply("Sorry, I can't reach the weather service right now. Please try again in a moment.")
+        except UnknownPlaceError:
+            return SkillReply(f"Sorry, the weather service doesn't know a place called {place.spoken}.")
+        if forecast is None and isinstance(self.provider, OfflineWeather):
             return SkillReply(f"I have no weather data for {place.spoken} {when}: no weather service is set up on "
                               "this speaker.")
+        if forecast is None:
+            return SkillReply(f"I have no forecast for {place.spoken} {when}: the weather service only looks about "
+                              "two weeks ahead.")
+        where = forecast.place or place.spoken
         low, high = round(forecast.low), round(forecast.high)
-        return SkillReply(f"In {place.spoken} {when}: {forecast.summary}, {low} to {high} degrees.",
-                          card={"title": f"Weather in {place.spoken}", "body": f"{when}: {forecast.summary}, "
+        degrees = {"C": "degrees Celsius", "F": "degrees Fahrenheit"}.get(forecast.unit, "degrees")
+        return SkillReply(f"In {where} {when}: {forecast.summary}, {low} to {high} {degrees}.",
+                          card={"title": f"Weather in {where}", "body": f"{when}: {forecast.summary}, "
                                 f"{low}–{high} °{forecast.unit}"})
 
 

@@ -1,7 +1,8 @@
 """The speaker's volume (`audio_volume_up`, `_down`, `_mute`, and the declared `audio_volume_set`).
 
-The level (0-10) is kept in the database so it survives a restart; the audio sink reads it
-through `level()` and may pass `on_change` to hear about every change.
+The level (0-10) is kept in the database so it survives a restart. It sets the gain of the
+runtime's music player (`SkillContext.media`: edge/audio/player.py, 3 dB a step, mute is silence)
+when the skill starts and at every change; `on_change` hears about every change too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class VolumeSkill(DeclaredSkill):
     def __init__(self, context: SkillContext, on_change: Callable[[int, bool], None] | None = None) -> None:
         super().__init__(context)
         self.on_change = on_change  # (level, muted)
+        if context.media is not None:  # the stored level, from the first note the speaker plays
+            context.media.set_volume(self.level(), self.muted())
 
     def level(self) -> int:
         return int(self.memory.state("volume", str(DEFAULT_LEVEL)))
@@ -59,6 +62,8 @@ class VolumeSkill(DeclaredSkill):
         return SkillReply(f"Volume {clamped}.")
 
     def _notify(self) -> None:
+        if self.context.media is not None:
+            self.context.media.set_volume(self.level(), self.muted())
         if self.on_change is not None:
             self.on_change(self.level(), self.muted())
 
