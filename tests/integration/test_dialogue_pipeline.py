@@ -149,7 +149,7 @@ def test_spoken_cancellation_of_an_offer_books_nothing(pipeline, user_voice):
 
     # A late "yes" confirms nothing: the offer is gone, so the dialogue does not claim the turn.
     late = pipeline.run_audio(spoken(user_voice, "Yes, please."), session=session).trace.to_dict()
-    assert late["route_rule"] != "dialogue" and late["dialogue"]["action"] == "model"
+    assert late["route_rule"] != "dialogue"
     assert not late["reply"].startswith("Booked")
     assert bookings(pipeline) == before
 
