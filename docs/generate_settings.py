@@ -20,7 +20,8 @@ HEADER = """# Settings
 
 Generated from `edge/core/settings.py` by `python docs/generate_settings.py`; do not edit by hand.
 
-Precedence, lowest first: these defaults, a settings file (`./edge.toml` or `--config FILE`),
+Precedence, lowest first: these defaults, a settings file (`--config FILE`, else `$EDGE_CONFIG`,
+else `~/.config/edge/edge.toml`; a `./edge.toml` is read only when named),
 `EDGE_<SECTION>__<FIELD>` environment variables (`EDGE_ASR__BEAM_SIZE=2`), then
 `--set section.field=value` on the command line. An unknown name or a value of the wrong type is
 refused with the file (or variable) and the key.
