@@ -10,6 +10,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture
+def make_settings(tmp_path):
+    """The one way tests build settings: defaults plus `overrides` ({"router.enabled": False}), never the
+    environment or a settings file, with every data file (skills, ledger, flywheel, cast state) in tmp_path."""
+    from edge.core.settings import load_settings
+
+    def build(**overrides):
+        isolated = {"skills.database_path": str(tmp_path / "edge.sqlite3"), "skills.entry_points": False,
+                    "cast.state_dir": str(tmp_path / "cast"), "cast.enabled": False}
+        dotted = {key.replace("__", "."): value for key, value in overrides.items()}
+        return load_settings(environ={}, overrides={**isolated, **dotted})
+
+    return build
+
+
+@pytest.fixture
 def tiny_bundle(tmp_path):
     pytest.importorskip("onnx", reason="building the tiny test bundle needs the onnx package (pip install -e '.[distill]')")
     from helpers.tiny_bundle import build_tiny_bundle

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.core.settings import load_settings
 from edge.runtime.alerts import AlertScheduler
 from edge.skills.base import SkillRequest
 from edge.skills.loader import load_skills
@@ -18,10 +17,8 @@ NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def skills(tmp_path):
-    settings = load_settings(environ={}, overrides={"skills.database_path": str(tmp_path / "edge.sqlite3"),
-                                                    "skills.timezone": "UTC", "skills.entry_points": "false"})
-    loaded = load_skills(settings, clock=lambda: NOW)
+def skills(make_settings):
+    loaded = load_skills(make_settings(skills__timezone="UTC"), clock=lambda: NOW)
     yield loaded
     loaded.close()
 
