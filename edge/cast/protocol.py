@@ -63,9 +63,18 @@ def parse_message(raw: Any, allowed: frozenset[str]) -> dict[str, Any]:
 async def read_json(response: Any, limit: int) -> Any:
     """The JSON body of an HTTP response from a peer found on the network; ValueError when it is not
     JSON or is over `limit` bytes (whatever answers at an mDNS-given address may send anything)."""
-    body = await response.content.read(limit + 1)
-    if len(body) > limit:
+    # content.read(n) returns what has arrived so far (up to n), so read until the end or the limit.
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await response.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
         raise ValueError(f"the answer is over {limit} bytes")
+    body = b"".join(chunks)
     try:
         return json.loads(body)
     except RecursionError as error:

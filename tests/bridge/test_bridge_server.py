@@ -113,7 +113,7 @@ def test_handle_answers_with_the_skills(server):
     (event,) = talk(server, [Transcript(text="tell me a funny joke")], until=lambda e: True)
     assert Handled.is_type(event.type) and Handled.from_event(event).text in JOKES
     # No skill and no online assistant: not handled, and the reply says why (the cascade's apology).
-    (event,) = talk(server, [Transcript(text="play some jazz music")], until=lambda e: True)
+    (event,) = talk(server, [Transcript(text="order me a pizza")], until=lambda e: True)
     assert NotHandled.is_type(event.type) and NotHandled.from_event(event).text == NO_CLOUD_APOLOGY
 
 
