@@ -42,6 +42,7 @@ from edge.skills.base import Mention, SkillReply, SkillRequest
 from edge.skills.matcher import SentenceMatcher, read_slot, take_counts
 from edge.skills.memory import Memory
 from edge.skills.registry import SkillRegistry
+from edge.skills.tools import tool_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,25 @@ class DialogueManager:
         first = replies[0]
         return DialogueReply(" ".join(reply.text for reply in replies), skill=first.skill, intent=first.intent,
                              slots=first.slots, action="refer", error=next((r.error for r in replies if r.error), ""))
+
+    def act(self, intent: str, arguments: dict[str, Any], text: str, session: str = "default", area: str = "") -> DialogueReply:
+        """Carry out a tool call of the cloud LLM (edge/skills/tools.py): the intent with the model's arguments
+        read as slot values, through the same rules as a spoken request (a missing slot is asked for, an
+        action that costs money waits for the user's yes, what it created can be referred to next)."""
+        state = self.sessions.get(session)
+        skill = self.registry.skill_for(intent)
+        spec = skill.spec.intents.get(intent) if skill is not None and skill.spec is not None else None
+        if spec is None:
+            return DialogueReply(f"Sorry, I can't do {intent.replace('_', ' ')} on this speaker.", action="tool",
+                                 intent=intent, error=f"the LLM called {intent!r}, which no installed skill declares")
+        normalized = normalize_utterance(text)
+        with state.lock:
+            state.area = area or state.area
+            state.answered, state.active = True, None
+            frame = Frame(spec, skill.name, tool_arguments(spec, arguments, self._clock()), text=normalized)
+            turn = Interpretation(session, "tool", IntentResult(text=normalized, intent=intent, confidence=1.0,
+                                                                slots=frame.slot_words()), normalized, text, frame)
+            return self._advance(state, frame, turn)
 
     def expects_follow_up(self, session: str = "default") -> bool:
         state = self.sessions.get(session)
