@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from edge.core.events import IntentResult
-from edge.dialogue.answers import carry_over, correction, is_cancel, named_slot, yes_or_no
+from edge.dialogue.answers import bare_yes_or_no, carry_over, correction, is_cancel, named_slot, yes_or_no
 from edge.dialogue.references import additive, without_references
 from edge.dialogue.state import Frame
 from edge.skills.matcher import SentenceMatch, SentenceMatcher, read_slot
@@ -100,7 +100,9 @@ class Interpreter:
         return ("sentence", "", None) if self.match(text, now) is not None else None
 
     def _free_text(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
-        """"What should I remind you about?" takes any words."""
+        """"What should I remind you about?" takes any words (but a bare "sure" answers no such question)."""
+        if bare_yes_or_no(text) is not None:
+            return "reprompt", "", None
         if frame.pending and frame.spec.slots[frame.pending].type == "text" and len(text.split()) <= _TEXT_MAX_WORDS:
             return "answer", frame.pending, SlotValue(text, text, text)
         return None
@@ -131,10 +133,12 @@ class Interpreter:
             return "model", "", None
         marked = additive(text) or carry_over(text)
         rest = marked if marked is not None else correction(text) if last.spec.context else None
+        if marked is not None and not self._unsure(intent) and len(marked.split()) > _CARRY_SURE_MAX_WORDS:
+            return "model", "", None  # "add cheese to my list as well": a whole request the model is sure of
         if rest is not None:
             rest = without_references(rest) or rest
             found = _any_slot(last.spec, rest, now, prefer=named_slot(text, list(last.spec.slots)),
-                              closed_only=not self._unsure(intent), free_text=marked is not None)
+                              closed_only=not self._unsure(intent), free_text=marked is not None, whole=True)
             if found is not None:
                 return "carry", *found
         elif intent.out_of_scope and last.spec.context:
@@ -153,6 +157,7 @@ class Interpreter:
 _ANOTHER = re.compile(r"\b(?:not (?:that|this) one|(?:the |an |any |some )?other (?:one|hotel|option)s?|another (?:one|hotel|option)|"
                       r"(?:a |something |anything |somewhere )(?:different|else)|(?:something |anything |any(?:thing)? )?cheaper|"
                       r"next one|different (?:one|hotel))\b")
+_CARRY_SURE_MAX_WORDS = 3  # a longer follow-up the intent model is sure of is a request of its own
 _OPEN_MAX_WORDS = 4  # a longer utterance is not taken as a free-form place or choice
 _TEXT_MAX_WORDS = 16  # ...nor as the answer to a free-text question
 
@@ -169,9 +174,10 @@ def _read(slot: SlotSpec, text: str, now: datetime, closed: bool) -> SlotValue |
 
 
 def _any_slot(spec: IntentSpec, text: str, now: datetime, prefer: str = "", closed_only: bool = False,
-              skip: str = "", free_text: bool = False) -> tuple[str, SlotValue] | None:
+              skip: str = "", free_text: bool = False, whole: bool = False) -> tuple[str, SlotValue] | None:
     """The first slot of `spec` the text is a value of: `prefer` first, then typed slots, then (unless
-    `closed_only`) open ones, required ones first; free text only with `free_text` ("and butter too")."""
+    `closed_only`) open ones, required ones first; free text only with `free_text` ("and butter too");
+    with `whole`, a listed value only when it is all that was said ("the hallway", not "…my shopping list")."""
     order = [prefer] if prefer in spec.slots else []
     order += [name for name in spec.slots if name not in order and name != skip]
     for closed in (True, False):
@@ -182,7 +188,10 @@ def _any_slot(spec: IntentSpec, text: str, now: datetime, prefer: str = "", clos
         for name in order:
             if not closed and spec.slots[name].type == "text" and not free_text and name != prefer:
                 continue
-            value = _read(spec.slots[name], text, now, closed=closed)
+            slot = spec.slots[name]
+            strict = whole and closed and slot.type in ("choice", "place")
+            listed = SlotSpec(**{**slot.__dict__, "open": False})
+            value = read_slot(listed, text.split(), now, strict=True) if strict else _read(slot, text, now, closed=closed)
             if value is not None:
                 return name, value
     return None

@@ -42,6 +42,7 @@ from edge.skills.base import Mention, SkillReply, SkillRequest
 from edge.skills.matcher import SentenceMatcher, read_slot, take_counts
 from edge.skills.memory import Memory
 from edge.skills.registry import SkillRegistry
+from edge.skills.slots import SlotValue
 from edge.skills.tools import tool_arguments
 
 logger = logging.getLogger(__name__)
@@ -95,9 +96,11 @@ class DialogueManager:
         self.resolver = Resolver(registry, settings)
         self.oos_label = oos_label
 
-    def interpret(self, intent: IntentResult, text: str, session: str = "default", area: str = "") -> Interpretation:
+    def interpret(self, intent: IntentResult, text: str, session: str = "default", area: str = "",
+                  corrects: bool = False) -> Interpretation:
         """How this utterance fits the conversation; claimed turns are the dialogue's to answer.
-        `area`: the room the request came from (a satellite's), passed on to the skills."""
+        `area`: the room the request came from (a satellite's), passed on to the skills. `corrects`: the
+        user said "no, I meant …" and `text` is what they meant (it may correct what was just done)."""
         state = self.sessions.get(session)
         normalized = normalize_utterance(text)
         now = self._clock()
@@ -109,7 +112,7 @@ class DialogueManager:
                 kind, slot, value = self.interpreter.during(state.active, intent, normalized, now)
                 frame, resolved = state.active, None
             else:
-                kind, slot, value, frame, resolved = self._fresh(state, intent, normalized, now)
+                kind, slot, value, frame, resolved = self._fresh(state, intent, normalized, now, corrects)
             if kind == "sentence":
                 frame = self._sentence_frame(normalized, now)
             if kind == "model" and state.active is not None:
@@ -122,11 +125,11 @@ class DialogueManager:
                                            slots={**frame.slot_words(), **({slot: value.text} if value else {})})
         return Interpretation(session, kind, dialogue_intent, normalized, text, frame, slot, value, resolved)
 
-    def _fresh(self, state: Session, intent: IntentResult, text: str, now: datetime) -> tuple:
+    def _fresh(self, state: Session, intent: IntentResult, text: str, now: datetime, corrects: bool = False) -> tuple:
         """(kind, slot, value, frame, resolved) with nothing pending: a declared sentence, a reference to a
         recent thing, a follow-up of the last request, a bare yes/no, or the intent model's turn."""
         matched = self.interpreter.match(text, now) is not None
-        resolved = None if matched else self.resolver.resolve(state, intent, text, self.sessions.now(), now)
+        resolved = None if matched else self.resolver.resolve(state, intent, text, self.sessions.now(), now, corrects)
         if resolved is not None:
             frame = self._resolved_frame(resolved, text) if resolved.kind == "refer" else None
             return resolved.kind, "", None, frame, resolved
@@ -164,6 +167,8 @@ class DialogueManager:
             elif turn.kind in ("answer", "correct"):
                 frame.values[turn.slot] = turn.value
                 frame.pending, frame.confirming, frame.reprompts = "", False, 0
+            if turn.kind in ("answer", "correct", "carry"):
+                frame.values.update(self._also_said(frame, turn))
             prefix = f"Okay, {turn.value.spoken}. " if turn.kind == "correct" and turn.value else ""
             return self._advance(state, frame, turn, prefix)
 
@@ -284,10 +289,13 @@ class DialogueManager:
             # name (a bundle rebuilt with the skill's examples, see edge/skills/examples.py).
             said = {name: intent.slots.get(spec.model_slots.get(name, name), "") for name in spec.slots}
             said.update(skill.slot_words(intent.intent, turn.text))
-            _, counted = take_counts(spec, turn.text.split(), now)  # "for two nights": never a budget of 2
+            rest, counted = take_counts(spec, turn.text.split(), now)  # "for two nights": never a budget of 2
+            left = f" {' '.join(rest)} "
             for name, words in said.items():
-                value = read_slot(spec.slots[name], words.split(), now) if words and name in spec.slots else None
-                if value is not None and name not in counted:
+                if not words or name not in spec.slots or name in counted or f" {words} " not in left and counted:
+                    continue  # (words the intent model tagged inside a count phrase belong to the count)
+                value = read_slot(spec.slots[name], words.split(), now)
+                if value is not None:
                     frame.values[name] = value
             frame.values.update(counted)
             return self._advance(state, frame, turn)
@@ -368,6 +376,18 @@ class DialogueManager:
         skill = self.registry.skill_for(resolved.intent)
         return Frame(spec, skill.name if skill is not None else entity.skill, dict(resolved.values or {}), text=text,
                      target=entity.mention.ref if resolved.intent in entity.mention.actions.values() else "")
+
+    def _also_said(self, frame: Frame, turn: Interpretation) -> dict[str, SlotValue]:
+        """What an answer says besides the slot asked: "Friday, for two nights" (a count), "seven fifteen
+        tomorrow morning" (a day) fill those slots too when they are still empty."""
+        now, words = self._clock(), turn.text.split()
+        found = {name: value for name, value in take_counts(frame.spec, words, now)[1].items() if name != turn.slot}
+        for name, slot in frame.spec.slots.items():
+            if slot.type == "date" and name not in frame.values and name != turn.slot:
+                day = read_slot(slot, words, now)
+                if day is not None:
+                    found[name] = day
+        return found
 
     def _fill_from_context(self, state: Session, frame: Frame, turn: Interpretation) -> None:
         """'and the weather?' or 'book a hotel there' after a question about Tokyo: the missing place is Tokyo."""

@@ -37,6 +37,9 @@ _ADDITIVE = (
     re.compile(r"^(?P<rest>.+?)\s+(?:too|as well|also)(?:\s+please)?$"),
     re.compile(r"^(?:what about|how about|and what about|and how about|same for|same with|and for|what if|"
                r"and the same for)\s+(?P<rest>.+)$"),
+    # "set another one for eight minutes", "and another for seven": one more of the last request
+    re.compile(r"^(?:and |oh and )?(?:can you |could you |please )?(?:set |make |start |add |put |book )?(?:me )?"
+               r"another(?: one)?\s+(?P<rest>.+)$"),
 )
 _SOCIAL_THANKS = re.compile(r"^(?:thanks?|thank you|thank you very much|thanks a lot|cheers|great thanks|"
                             r"perfect thanks|ok thanks|okay thanks|thank you so much|much appreciated)$")

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from edge.core.events import IntentResult
 from edge.core.settings import DialogueSettings
+from edge.core.text.normalize import normalize_utterance
 from edge.dialogue.answers import correction
 from edge.dialogue.recent import Entity
 from edge.dialogue.references import Reference, additive, find_reference, verb_of, without_references
@@ -50,8 +51,10 @@ class Resolver:
         self.registry = registry
         self.settings = settings
 
-    def resolve(self, session: Session, intent: IntentResult, text: str, now: float, clock_now: datetime) -> Resolved | None:
-        """What `text` refers to among the session's recent things, or None (not a reference)."""
+    def resolve(self, session: Session, intent: IntentResult, text: str, now: float, clock_now: datetime,
+                corrects: bool = False) -> Resolved | None:
+        """What `text` refers to among the session's recent things, or None (not a reference). `corrects`: the
+        user said "no, I meant …" and `text` is what they meant."""
         within = self.settings.context_seconds
         if session.choice is not None:
             chosen = self._chosen(session, text, now, clock_now)
@@ -60,13 +63,14 @@ class Resolver:
         kinds = session.recent.kinds(now, within)
         reference = find_reference(text, kinds)
         if reference is None:
-            return self._correction(session, intent, text, now, clock_now) if session.answered else None
+            return self._correction(session, intent, text, now, clock_now, corrects) if session.answered else None
         verb = verb_of(text) or self._implied_verb(session, reference, text)
         if not session.answered and not reference.explicit and verb not in _COMMANDS:
             return None  # after an LLM's answer, "what about it?" is about that answer
         entity = session.recent.find(reference, verb, now, within)
-        if entity is None or self._own_request(intent, entity):
-            return None
+        structural = reference.explicit or reference.ordinal is not None or reference.other or reference.negated
+        if entity is None or (not structural and self._own_request(intent, entity)):
+            return None  # ("the first one", "the egg timer": short, and the intent model's guess is worth less)
         action = self._action(entity, verb, intent)
         if action is None:
             return None
@@ -124,9 +128,12 @@ class Resolver:
         values.update(_said_values(spec, said, now))
         return values
 
-    def _correction(self, session: Session, intent: IntentResult, text: str, now: float, clock_now: datetime) -> Resolved | None:
+    def _correction(self, session: Session, intent: IntentResult, text: str, now: float, clock_now: datetime,
+                    corrects: bool = False) -> Resolved | None:
         """'no, half past six instead' right after an alarm was set: move that alarm."""
-        rest = correction(text)
+        if additive(text) is not None:
+            return None  # "oh, and eggs": one more, not a correction
+        rest = text if corrects else correction(text)
         unsure = intent.out_of_scope or intent.confidence < self.settings.new_request_confidence
         if rest is None and not unsure:
             return None
@@ -162,8 +169,9 @@ class Resolver:
 def _pick(candidates: tuple[Entity, ...], reference: Reference, text: str) -> Entity | None:
     if reference.ordinal is not None and -len(candidates) <= reference.ordinal < len(candidates):
         return sorted(candidates, key=lambda entity: entity.index)[reference.ordinal]
-    said = {_stem(word) for word in text.split()} - {"the", "one", "my", "a", "timer", "alarm", "that", "this"}
-    scored = [(len(said & {_stem(word) for word in entity.mention.name.split()}), entity) for entity in candidates]
+    said = {_stem(word) for word in text.split()} - {"the", "one", "my", "a", "timer", "alarm", "that", "this", "for"}
+    scored = [(len(said & {_stem(word) for word in normalize_utterance(entity.mention.name).split()}), entity)
+              for entity in candidates]
     best = max(scored, key=lambda item: item[0], default=(0, None))
     tied = [entity for score, entity in scored if score == best[0]]
     return best[1] if best[0] > 0 and len(tied) == 1 else None
@@ -185,7 +193,8 @@ def _said_values(spec: IntentSpec, text: str, now: datetime, typed_only: bool = 
         if slot.type == "text":
             continue
         strict = read_slot(slot, words, now, strict=True)
-        value = strict if strict is not None else (read_slot(slot, words, now) if slot.type in ("duration", "time") else None)
+        lenient = not typed_only and slot.type in ("duration", "time")  # a bare utterance must be all value
+        value = strict if strict is not None else (read_slot(slot, words, now) if lenient else None)
         if value is not None:
             return {name: value}
     if typed_only:

@@ -321,7 +321,7 @@ class Turn:
         _trace_intent(request.trace, intent)
         if meant is not None:
             request.trace.correction = self._cascade.record_correction(meant, intent, session)
-        turn = self._dialogue.interpret(intent, text, session, request.area)
+        turn = self._dialogue.interpret(intent, text, session, request.area, corrects=meant is not None)
         decision = _dialogue_decision(turn, self._cascade.router) if turn.claimed else self._decide(intent, session)
         _trace_decision(request.trace, decision)
         if decision.escalate:

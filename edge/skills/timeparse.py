@@ -193,6 +193,7 @@ def _parse_past_to(words: Sequence[str], start: int) -> tuple[ClockTime, int, bo
         if start + used < len(words) and words[start + used] in ("minute", "minutes"):
             used += 1
     direction = words[start + used] if start + used < len(words) else ""
+    direction = "past" if direction == "pass" else direction  # "half pass six": how the recogniser often hears it
     hour = parse_number_words(words, start + used + 1) if direction in ("past", "after", "to") else None
     if hour is None or not isinstance(hour[0], int) or not 1 <= hour[0] <= 12:
         return None
@@ -219,6 +220,9 @@ def _parse_hour_minute(words: Sequence[str], start: int) -> tuple[int, int, int,
         return None  # 'ten minutes' is a duration
     minute, explicit = 0, False
     if hour >= 100 and words[start + used - 1] == "hundred":  # 'seventeen hundred'
+        hour, minute, explicit = hour // 100, hour % 100, True
+    elif 100 <= hour < 2400 and "hundred" in words[start : start + used] and 0 < hour % 100 < 60:
+        # 'seven hundred thirty': "7:30" as a recogniser writes it ("730"), spelled by the normaliser
         hour, minute, explicit = hour // 100, hour % 100, True
     elif following in _OCLOCK:
         used, explicit = used + 1, True

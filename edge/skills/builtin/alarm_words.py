@@ -19,11 +19,12 @@ from edge.skills.timeparse import parse_duration
 
 # Words that may stand between "a" and "timer" without being its name ("set a new ten minute timer").
 _NOT_NAMES = frozenset(
-    "a an the my our me set start make create new another second third quick kitchen timer timers alarm alarms "
+    "a an in at the my our me set start make create new another second third quick kitchen timer timers alarm alarms "
     "for of please can you could would i want to up and one minute minutes second seconds hour hours min mins "
     "sec secs half quarter called named labelled labeled".split()
 )
 _NAMING = ("called", "named", "labelled", "labeled")
+_VERBS = ("set", "start", "make", "create")  # "set in egg timer" (as "set an egg timer" is often heard)
 # Questions about what is left on a timer: "how long is left", "how much longer", "time remaining".
 LEFT_WORDS = frozenset({"left", "remaining", "remain", "longer", "until", "till", "before", "go"})
 
@@ -49,7 +50,7 @@ def timer_name(words: Sequence[str]) -> str:
 def _name_before(words: list[str], timer_at: int) -> str:
     """The words just before 'timer' that are not a duration or a filler: 'an egg timer' -> 'egg'."""
     start = timer_at
-    while start > 0 and words[start - 1] not in ("a", "an", "the", "my", "our", "another"):
+    while start > 0 and words[start - 1] not in ("a", "an", "the", "my", "our", "another", *_VERBS):
         start -= 1
     if start == 0:
         return ""

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from edge.core.settings import SkillSettings
+from edge.core.text.normalize import normalize_utterance
 from edge.skills.base import Mention, Skill, SkillError, SkillReply, SkillRequest
 from edge.skills.builtin.alarm_words import asks_what_is_left, describe_left, timer_name, timer_title
 from edge.skills.phrasing import (
@@ -144,11 +145,12 @@ class AlarmSkill(Skill):
     # --- set and change ---------------------------------------------------------------------
 
     def _set(self, request: SkillRequest, words: list[str], now: datetime) -> SkillReply:
-        if _about_timers(words) or request.slots.get("alarm_type") == TIMER_LABEL:
+        said = normalize_utterance(request.raw_text).split() or words  # this turn's words ("and a tea timer…")
+        if _about_timers(words) or _about_timers(said) or request.slots.get("alarm_type") == TIMER_LABEL:
             duration = _duration(request, words)
             if duration is None:
                 return SkillReply(text="How long should the timer be?", ask_slot="duration")
-            name = timer_name(words)
+            name = timer_name(said) if _about_timers(said) else timer_name(words)  # an answer keeps the name asked with
             timer = self._insert(after(now, duration), TIMER_LABEL, now, request.session, name)
             said = f"{name.capitalize()} timer set" if name else "Timer set"
             return SkillReply(text=f"{said} for {describe_duration(duration)}.", mentions=(timer.mention(now),))

@@ -65,7 +65,9 @@ class ClockSkill(Skill):
                 return SkillReply(text=converted)
         if places:
             return SkillReply(text=_time_in(places[0], now), mentions=(Mention("place", name=places[0]),))
-        return SkillReply(text=_local_answer(words + request.slots.get("date", "").split(), now))
+        day = request.values.get("date")  # "and tomorrow?" after "what's the date today": the day asked now
+        said = [word for word in words if word not in _DAY_WORDS] + day.text.split() if day is not None else words
+        return SkillReply(text=_local_answer(said + request.slots.get("date", "").split(), now))
 
     def _convert(
         self, request: SkillRequest, words: list[str], places: list[str], now: datetime
@@ -90,6 +92,7 @@ class ClockSkill(Skill):
         )
 
 
+_DAY_WORDS = frozenset({"today", "tomorrow", "yesterday", "tonight"})
 # Zone names and abbreviations are read from the words by the skill itself, not declared as places
 # (declared values also bias speech recognition toward them: edge/asr/onnx/vocabulary.py).
 _ZONE_WORDS = frozenset({"eastern", "central", "mountain", "pacific", "est", "cst", "mst", "pst", "gmt", "utc", "cet",

@@ -15,7 +15,9 @@ from edge.skills.base import Mention, SkillReply, SkillRequest
 from edge.skills.declared import DeclaredSkill
 from edge.skills.phrasing import join_words
 
-_ADD = re.compile(r"\b(?:add|put|write)\s+(?P<item>.+?)(?:\s+(?:to|on|onto|in)\s+(?:my|the|our)?\s*(?:\w+\s+)?list\b.*)?$")
+_ADD = re.compile(r"\b(?:add|put|write)\s+(?P<item>.+?)(?:\s+(?:to|on|onto|in)\s+(?:my|the|our)?\s*(?:\w+\s+)?list\b.*)?$"
+                  # "and milk to my shopping list": "add" as the recogniser often hears it, when a list follows
+                  r"|^(?:and|at)\s+(?P<heard>.+?)\s+(?:to|on|onto)\s+(?:my|the|our)?\s*(?:\w+\s+)?list\b")
 _REMOVE = re.compile(r"\b(?:remove|delete|take|cross)\s+(?P<item>.+?)(?:\s+(?:from|off)\b.*)?$")
 _PATTERNS = {"lists_createoradd": _ADD, "lists_remove": _REMOVE}
 _ACTIONS = {"cancel": "lists_remove", "change": "lists_createoradd"}
@@ -42,7 +44,7 @@ def _item(request: SkillRequest, pattern: re.Pattern[str]) -> str:
     if value is not None:
         return str(value.value)
     found = pattern.search(request.text)
-    return found.group("item") if found else ""
+    return (found.group("item") or found.groupdict().get("heard") or "") if found else ""
 
 
 class ListsSkill(DeclaredSkill):
@@ -59,7 +61,7 @@ class ListsSkill(DeclaredSkill):
     def slot_words(self, intent: str, text: str) -> dict[str, str]:
         """'add eggs' (routed here by the intent model) -> {'item': 'eggs'}."""
         found = _PATTERNS[intent].search(text) if intent in _PATTERNS else None
-        item = found.group("item").strip() if found else ""
+        item = (found.group("item") or found.groupdict().get("heard") or "").strip() if found else ""
         return {"item": item} if item and item not in ("something", "an item", "it") else {}
 
     def on_lists_createoradd(self, request: SkillRequest) -> SkillReply:
