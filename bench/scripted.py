@@ -35,6 +35,7 @@ class ScriptedTurn:
     say: str
     reply: str = ""  # exact
     match: str = ""  # or a regular expression the whole reply matches
+    question: bool | None = None  # the reply opens the follow-up window; None: it ends with "?"
 
     def expects(self, reply: str) -> bool:
         if self.match:
@@ -44,6 +45,8 @@ class ScriptedTurn:
     @property
     def asks(self) -> bool:
         """The expected reply is a question: the next request is a follow-up, without the wake word."""
+        if self.question is not None:
+            return self.question
         return (self.match or self.reply).rstrip().endswith(("?", "\\?"))
 
     @property
@@ -77,7 +80,8 @@ def load_conversations(path: Path = CONVERSATIONS) -> list[Conversation]:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     conversations = []
     for item in document["conversations"]:
-        turns = tuple(ScriptedTurn(turn["say"], str(turn.get("reply", "")), str(turn.get("match", ""))) for turn in item["turns"])
+        turns = tuple(ScriptedTurn(turn["say"], str(turn.get("reply", "")), str(turn.get("match", "")), turn.get("asks"))
+                      for turn in item["turns"])
         if any(not (turn.reply or turn.match) for turn in turns):
             raise ValueError(f"{path}: conversation {item['name']!r} has a turn with neither reply nor match")
         conversations.append(Conversation(

@@ -27,7 +27,7 @@ _VERBS: tuple[tuple[str, re.Pattern[str]], ...] = (
                          r"check|status)\b")),
     ("off", re.compile(r"\b(?:turn|switch|shut|power) (?:it |them |that |those |the \w+ )?(?:off|down)\b")),
     ("on", re.compile(r"\b(?:turn|switch|power) (?:it |them |that |those |the \w+ )?on\b")),
-    ("cancel", re.compile(r"\b(?:cancel|stop|delete|remove|kill|end|scrap|drop|dismiss|clear|get rid of|"
+    ("cancel", re.compile(r"\b(?:cancel(?:led)?|stop(?:ped)?|delete[ds]?|remove[ds]?|kill|end|scrap|drop|dismiss|clear|get rid of|"
                           r"take (?:it|that|them) off|don't need|do not need|forget about)\b")),
     ("change", re.compile(r"\b(?:make|move|change|push|set|switch|put|reschedule|bring|shift|extend|add|snooze)\b|"
                           r"\b(?:later|earlier|instead|sooner|more)\b")),
@@ -41,6 +41,7 @@ _ADDITIVE = (
     re.compile(r"^(?:and |oh and )?(?:can you |could you |please )?(?:set |make |start |add |put |book )?(?:me )?"
                r"another(?: one)?\s+(?P<rest>.+)$"),
 )
+_HEARD_AND = re.compile(r"^(?:and|in|an|oh)\s+")  # "in butter too": "and" as the recogniser may hear it
 _SOCIAL_THANKS = re.compile(r"^(?:thanks?|thank you|thank you very much|thanks a lot|cheers|great thanks|"
                             r"perfect thanks|ok thanks|okay thanks|thank you so much|much appreciated)$")
 
@@ -108,8 +109,9 @@ def additive(text: str) -> str | None:
     """'and butter too' -> 'butter'; 'eggs as well' -> 'eggs'; 'what about paris' -> 'paris'; None otherwise."""
     for pattern in _ADDITIVE:
         found = pattern.match(text.strip())
-        if found is not None and found.group("rest").strip():
-            return found.group("rest").strip()
+        rest = _HEARD_AND.sub("", found.group("rest").strip()) if found is not None else ""
+        if rest:
+            return rest
     return None
 
 

@@ -342,8 +342,8 @@ class Turn:
         """The router's decision; an intent no installed skill serves goes up the cascade too (no dead
         ends: the cloud, else the offline tier, else an apology that says why)."""
         decision = self._cascade.decide(intent, session)
-        if decision.escalate or decision.rule == "router-disabled" or intent.out_of_scope:
-            return decision
+        if decision.escalate or decision.rule == "router-disabled":
+            return decision  # (kept local by the margin while the bundle said out of scope: its intent must be served)
         if self._skills.skill_for(intent.intent) is None:
             router = self._cascade.router
             return RouteDecision(True, "no-skill", f"no skill on this speaker serves {intent.intent}",

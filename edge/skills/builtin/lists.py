@@ -17,7 +17,7 @@ from edge.skills.phrasing import join_words
 
 _ADD = re.compile(r"\b(?:add|put|write)\s+(?P<item>.+?)(?:\s+(?:to|on|onto|in)\s+(?:my|the|our)?\s*(?:\w+\s+)?list\b.*)?$"
                   # "and milk to my shopping list": "add" as the recogniser often hears it, when a list follows
-                  r"|^(?:and|at)\s+(?P<heard>.+?)\s+(?:to|on|onto)\s+(?:my|the|our)?\s*(?:\w+\s+)?list\b")
+                  r"|^(?:and|at|ad)\s+(?P<heard>.+?)\s+(?:to|on|onto)\s+(?:my|the|our)?\s*(?:\w+\s+)?list\b")
 _REMOVE = re.compile(r"\b(?:remove|delete|take|cross)\s+(?P<item>.+?)(?:\s+(?:from|off)\b.*)?$")
 _PATTERNS = {"lists_createoradd": _ADD, "lists_remove": _REMOVE}
 _ACTIONS = {"cancel": "lists_remove", "change": "lists_createoradd"}
