@@ -24,7 +24,7 @@ _FRAGMENT_INTENTS = frozenset({
     "general_quirky", "general_praise", "general_commandstop",
 })
 CLAIMED_KINDS = ("answer", "correct", "confirm", "decline", "cancel", "reprompt", "carry", "sentence", "refer",
-                 "choose", "other", "social", "tool")
+                 "choose", "other", "social", "tool", "again")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from edge.core.settings import DialogueSettings
 from edge.core.text.normalize import normalize_utterance
 from edge.dialogue.answers import bare_yes_or_no
 from edge.dialogue.interpret import Interpretation, Interpreter
-from edge.dialogue.references import additive, is_thanks
+from edge.dialogue.references import additive, is_again, is_thanks
 from edge.dialogue.resolve import Resolved, Resolver
 from edge.dialogue.state import Frame, Session, Sessions
 from edge.skills.base import Mention, SkillReply, SkillRequest
@@ -134,8 +134,10 @@ class DialogueManager:
             frame = self._resolved_frame(resolved, text) if resolved.kind == "refer" else None
             return resolved.kind, "", None, frame, resolved
         context = self._context(state)
+        if is_again(text) and (context is not None or state.last_other is not None):
+            return "again", "", None, context, None  # "another one": the last request once more
         kind, slot, value = self.interpreter.fresh(context, intent, text, now)
-        if kind == "model" and state.answered and (bare_yes_or_no(text) is not None or is_thanks(text)):
+        if kind == "model" and (is_thanks(text) or state.answered and bare_yes_or_no(text) is not None):
             kind = "social"  # (after an LLM's answer, "yes" answers the LLM: the router sends it there)
         return kind, slot, value, (context if kind == "carry" else None), None
 
@@ -152,25 +154,33 @@ class DialogueManager:
                 return self._model_turn(state, turn, turn.intent.out_of_scope if out_of_scope is None else out_of_scope)
             if turn.kind in ("cancel", "decline", "social", "choose"):
                 return self._short_answer(state, turn)
+            if turn.kind in ("refer", "again", "other"):
+                return self._follow(state, frame, turn)
             if turn.kind == "reprompt":
                 return self._reprompt(state, frame)
             if turn.kind == "confirm":
                 return self._call(state, frame, turn, confirmed=True)
-            if turn.kind == "other":
-                declined = [*frame.state.get("declined", []), frame.state.get("offer", "")]
-                frame.state = {**frame.state, "declined": declined}
-                return self._call(state, frame, turn, confirmed=False)
-            if turn.kind == "refer":
-                return self._refer(state, frame, turn)
             if turn.kind == "carry":
                 frame = frame.copy_with(turn.slot, turn.value)
             elif turn.kind in ("answer", "correct"):
                 frame.values[turn.slot] = turn.value
                 frame.pending, frame.confirming, frame.reprompts = "", False, 0
-            if turn.kind in ("answer", "correct", "carry"):
-                frame.values.update(self._also_said(frame, turn))
+            frame.values.update(self._also_said(frame, turn))
             prefix = f"Okay, {turn.value.spoken}. " if turn.kind == "correct" and turn.value else ""
             return self._advance(state, frame, turn, prefix)
+
+    def _follow(self, state: Session, frame: Frame | None, turn: Interpretation) -> DialogueReply:
+        """A turn about what came before: a reference ("cancel it"), "another one", "not that one" to an offer."""
+        if turn.kind == "refer":
+            return self._refer(state, frame, turn)
+        if turn.kind == "other":  # the skill offers the next one
+            frame.state = {**frame.state, "declined": [*frame.state.get("declined", []), frame.state.get("offer", "")]}
+            return self._call(state, frame, turn, confirmed=False)
+        if frame is None:  # "tell me another one": the last request no declared intent took, once more
+            name, text = state.last_other
+            again = IntentResult(text=text, intent=name, confidence=1.0)
+            return self._model_turn(state, Interpretation(turn.session, "again", again, text, turn.raw_text), False)
+        return self._advance(state, Frame(frame.spec, frame.skill, dict(frame.values), text=frame.text), turn)
 
     def _short_answer(self, state: Session, turn: Interpretation) -> DialogueReply:
         """Cancel, decline, "which one?", and a bare yes, no or thanks with nothing pending."""
@@ -274,7 +284,7 @@ class DialogueManager:
             frame.pending, frame.confirming = reply.ask_slot, False
             state.active = frame
         else:
-            state.active = None
+            state.active, state.last_other = None, None
             state.last, state.last_at = frame, self.sessions.now()
         return self._reply(frame, turn.kind, reply, prefix, self._choice(state, reply, frame.intent))
 
@@ -304,6 +314,7 @@ class DialogueManager:
                                session=state.id, area=state.area)
         reply = self.registry.handle(request)
         state.last = None  # "and tomorrow?" no longer refers to an older request
+        state.last_other = (request.intent, request.text) if reply.skill != "fallback" and not reply.error else None
         self._remember(state, reply, request.intent)
         return DialogueReply(reply.text, skill=reply.skill, card=reply.card, intent=request.intent,
                              slots=dict(intent.slots), action="model", error=reply.error,

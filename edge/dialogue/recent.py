@@ -78,6 +78,16 @@ class Recent:
             return _by_order(candidates, reference.ordinal)
         return candidates[0]
 
+    def listed(self, now: float, within: float) -> list[Entity]:
+        """What the newest reply that named several things named, in its order ("cancel both")."""
+        items = self.items(now, within)
+        turns = sorted({entity.turn for entity in items}, reverse=True)
+        for turn in turns:
+            listed = sorted((entity for entity in items if entity.turn == turn), key=lambda entity: entity.index)
+            if len(listed) > 1:
+                return listed
+        return []
+
     def ambiguous(self, entity: Entity, verb: str, now: float, within: float) -> list[Entity]:
         """Others the same reply listed beside `entity` that could equally take the verb ("cancel it"
         after "you have 2 timers"): asking beats guessing before something is removed."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 # "it", "that", "this one", "them": a pronoun for the most recent fitting thing.
 _PRONOUNS = ("that one", "this one", "the one", "it", "that", "this", "them", "those", "these", "they")
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "last": -1, "latest": -1, "newest": -1, "oldest": 0}
+_EVERY = ("both", "both of them", "all of them", "them all", "all three", "all of those")
 _PLACE_WORDS = ("there", "that city", "that place", "same place", "the same place", "the same city")
 _DETERMINERS = ("the", "my", "our", "that", "this", "your")
 _INDEFINITE = ("a", "an", "another", "new", "one", "some")
@@ -42,6 +43,8 @@ _ADDITIVE = (
                r"another(?: one)?\s+(?P<rest>.+)$"),
 )
 _HEARD_AND = re.compile(r"^(?:and|in|an|oh)\s+")  # "in butter too": "and" as the recogniser may hear it
+_AGAIN = re.compile(r"^(?:and |oh and )?(?:please )?(?:(?:tell|give|read|set|do|make|play) (?:me |us )?)?"
+                    r"(?:another(?: one)?|one more(?: time)?|again|(?:it|that|the same) again|same again)(?: please)?$")
 _SOCIAL_THANKS = re.compile(r"^(?:thanks?|thank you|thank you very much|thanks a lot|cheers|great thanks|"
                             r"perfect thanks|ok thanks|okay thanks|thank you so much|much appreciated)$")
 
@@ -57,6 +60,7 @@ class Reference:
     other: bool = False  # "the other one", "the other timer"
     negated: bool = False  # "not that one": the last one meant was wrong
     place: bool = False  # "there", "that city"
+    every: bool = False  # "both", "all of them"
 
     @property
     def explicit(self) -> bool:
@@ -74,11 +78,12 @@ def find_reference(text: str, kinds: set[str]) -> Reference | None:
     kind, name = _kind_and_name(words, kinds)
     place = any(f" {phrase} " in padded for phrase in _PLACE_WORDS)
     pronoun = any(f" {phrase} " in padded for phrase in _PRONOUNS)
+    every = any(f" {phrase} " in padded for phrase in _EVERY)
     if ordinal is not None and not kind and " one " not in padded:
         ordinal = None  # "the first" of nothing: "first" is just a word here
-    if not (pronoun or kind or other or negated or place or ordinal is not None):
+    if not (pronoun or kind or other or negated or place or every or ordinal is not None):
         return None
-    return Reference(pronoun, kind, name, ordinal, other, negated, place)
+    return Reference(pronoun, kind, name, ordinal, other, negated, place, every)
 
 
 def _kind_and_name(words: list[str], kinds: set[str]) -> tuple[str, str]:
@@ -120,6 +125,11 @@ def without_references(text: str) -> str:
     words = [word for word in text.split() if word not in ("it", "that", "this", "them", "one", "another", "other",
                                                           "same", "again", "instead", "too", "also")]
     return " ".join(words)
+
+
+def is_again(text: str) -> bool:
+    """'another one', 'one more', 'tell me another', 'do that again': the last request once more."""
+    return bool(_AGAIN.match(text.strip()))
 
 
 def is_thanks(text: str) -> bool:

@@ -17,6 +17,7 @@ one, the speaker asks which instead of guessing. Pure with respect to the outsid
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,7 +33,9 @@ from edge.skills.registry import SkillRegistry
 from edge.skills.slots import SlotValue
 from edge.skills.spec import IntentSpec
 
-_COMMANDS = ("cancel", "off", "on")  # "stop it" is a command even right after an LLM's answer
+_COMMANDS = ("cancel", "off", "on", "change")  # "stop it", "add two minutes to it": commands, even after an LLM
+_SHORT_COMMAND_WORDS = 5  # "delete it", "actually make it 7": too short for the intent model to know what "it" is
+_RELATIVE = re.compile(r"\b(?:later|earlier|sooner)\b")
 _ALL = ("both", "all", "all of them", "both of them", "every one", "everything", "either")
 
 
@@ -60,26 +63,67 @@ class Resolver:
             chosen = self._chosen(session, text, now, clock_now)
             if chosen is not None:
                 return chosen
-        kinds = session.recent.kinds(now, within)
-        reference = find_reference(text, kinds)
+        reference = find_reference(text, session.recent.kinds(now, within)) or self._named(session, text, now)
         if reference is None:
             return self._correction(session, intent, text, now, clock_now, corrects) if session.answered else None
         verb = verb_of(text) or self._implied_verb(session, reference, text)
         if not session.answered and not reference.explicit and verb not in _COMMANDS:
             return None  # after an LLM's answer, "what about it?" is about that answer
+        if reference.every:
+            return self._every(session, verb, intent, now)
+        return self._on_thing(session, reference, verb, intent, text, now, clock_now)
+
+    def _on_thing(self, session: Session, reference: Reference, verb: str, intent: IntentResult, text: str, now: float,
+                  clock_now: datetime) -> Resolved | None:
+        """The one thing `reference` means, and what to do with it."""
+        within = self.settings.context_seconds
         entity = session.recent.find(reference, verb, now, within)
-        structural = reference.explicit or reference.ordinal is not None or reference.other or reference.negated
-        if entity is None or (not structural and self._own_request(intent, entity)):
-            return None  # ("the first one", "the egg timer": short, and the intent model's guess is worth less)
+        if entity is None or (self._guess_counts(reference, verb, text) and self._own_request(intent, entity)):
+            return None
         action = self._action(entity, verb, intent)
         if action is None:
             return None
         values = self._values(entity, action, text, clock_now)
+        if verb == "change" and not _said_values(self.spec(action), correction(text) or without_references(text), clock_now) \
+                and not _RELATIVE.search(text):
+            return None  # "make it warmer" is not a change this thing can take
         if verb == "cancel" and not (reference.explicit or reference.ordinal is not None or reference.other):
             others = session.recent.ambiguous(entity, verb, now, within)
             if others:
                 return Resolved("choose", action, verb, candidates=(entity, *others))
         return Resolved("refer", action, verb if action == entity.mention.actions.get(verb) else "", entity, values)
+
+    def _guess_counts(self, reference: Reference, verb: str, text: str) -> bool:
+        """Whether the intent model's own guess may overrule a reference: not for "the first one", "the egg
+        timer" or a short command ("delete it", "make it 7": it cannot know what "it" is), but for a
+        question ("what time is it", "is it going to rain") or a longer request."""
+        if reference.explicit or reference.ordinal is not None or reference.other or reference.negated:
+            return False
+        short_command = verb in (*_COMMANDS, "change") and len(text.split()) <= _SHORT_COMMAND_WORDS
+        return not (short_command or correction(text) is not None)
+
+    def _named(self, session: Session, text: str, now: float) -> Reference | None:
+        """'how much longer on the cookies?': a recent thing's own name said after "the" or "my", with a verb."""
+        if not verb_of(text):
+            return None
+        padded = f" {text} "
+        for entity in session.recent.items(now, self.settings.context_seconds):
+            kind = entity.mention.kind
+            name = " ".join(word for word in normalize_utterance(entity.mention.name).split() if word != kind)
+            if name and any(f" {det} {name} " in padded for det in ("the", "my", "our")):
+                return Reference(kind=kind, name=name)
+        return None
+
+    def _every(self, session: Session, verb: str, intent: IntentResult, now: float) -> Resolved | None:
+        """'cancel both', 'delete all of them': every thing the newest listing named."""
+        listed = session.recent.listed(now, self.settings.context_seconds)
+        if not listed:  # no list said: the recent things of the newest one's kind ("set two timers… cancel both")
+            items = session.recent.items(now, self.settings.context_seconds)
+            listed = [entity for entity in items if items and entity.mention.kind == items[0].mention.kind]
+        able = [entity for entity in listed if verb in entity.mention.actions]
+        if len(able) < 2:
+            return None
+        return Resolved("refer", able[0].mention.actions[verb], verb, able[0], {}, tuple(able))
 
     def spec(self, intent: str) -> IntentSpec:
         """The declared intent (slots to ask for, whether it costs money), or a bare one."""

@@ -55,6 +55,7 @@ class Session:
     active: Frame | None = None
     last: Frame | None = None  # the last frame the skill answered, for context carry-over
     last_at: float = 0.0
+    last_other: tuple[str, str] | None = None  # the last request no declared intent took: (intent, text), for "another one"
     recent: Recent = field(default_factory=Recent)  # what the last turns created or talked about
     turn: int = 0  # turns so far
     answered: bool = True  # the dialogue answered the last turn (False: it went to an LLM)

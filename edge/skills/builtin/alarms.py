@@ -209,7 +209,8 @@ class AlarmSkill(Skill):
         upcoming = self.upcoming(now)
         named = _by_name(upcoming, words)
         if named:
-            return SkillReply(text=" ".join(_status(alarm, now) for alarm in named),
+            others = sum(alarm.is_timer for alarm in upcoming) > 1
+            return SkillReply(text=" ".join(_status(alarm, now, others) for alarm in named),
                               mentions=tuple(alarm.mention(now) for alarm in named))
         day = _day(request, words, now)
         if day is not None:
@@ -324,9 +325,15 @@ def _nearest(clock: ClockTime, old: datetime, now: datetime, day: DaySpec | None
 
 
 def _by_name(alarms: Sequence[Alarm], words: Sequence[str]) -> list[Alarm]:
-    """Timers whose name the words say ('the egg timer', 'my pasta one')."""
+    """Timers whose name the words say ('the egg timer', 'my pasta one'), else whose length they say ('the ten
+    minute timer') when there are several."""
     said = set(words)
-    return [alarm for alarm in alarms if alarm.is_timer and alarm.name and set(alarm.name.split()) <= said]
+    named = [alarm for alarm in alarms if alarm.is_timer and alarm.name and set(alarm.name.split()) <= said]
+    timers = [alarm for alarm in alarms if alarm.is_timer]
+    length = find_duration(list(words)) if not named and len(timers) > 1 and TIMER_LABEL in said else None
+    if length is None:
+        return named
+    return [timer for timer in timers if timer.created and abs((timer.fire_at - timer.created) - length) < timedelta(seconds=1)]
 
 
 def _status(alarm: Alarm, now: datetime, others: bool = False) -> str:

@@ -20,6 +20,7 @@ _ADD = re.compile(r"\b(?:add|put|write)\s+(?P<item>.+?)(?:\s+(?:to|on|onto|in)\s
                   r"|^(?:and|at|ad)\s+(?P<heard>.+?)\s+(?:to|on|onto)\s+(?:my|the|our)?\s*(?:\w+\s+)?list\b")
 _REMOVE = re.compile(r"\b(?:remove|delete|take|cross)\s+(?P<item>.+?)(?:\s+(?:from|off)\b.*)?$")
 _PATTERNS = {"lists_createoradd": _ADD, "lists_remove": _REMOVE}
+_DETERMINER = re.compile(r"^(?:the|my|our|some)\s+(?=\S)")  # "take the eggs off" -> "eggs"
 _ACTIONS = {"cancel": "lists_remove", "change": "lists_createoradd"}
 
 
@@ -42,9 +43,10 @@ def _list_name(request: SkillRequest) -> str:
 def _item(request: SkillRequest, pattern: re.Pattern[str]) -> str:
     value = request.values.get("item")
     if value is not None:
-        return str(value.value)
+        return _DETERMINER.sub("", str(value.value))
     found = pattern.search(request.text)
-    return (found.group("item") or found.groupdict().get("heard") or "") if found else ""
+    item = (found.group("item") or found.groupdict().get("heard") or "") if found else ""
+    return _DETERMINER.sub("", item)
 
 
 class ListsSkill(DeclaredSkill):

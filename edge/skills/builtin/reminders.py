@@ -15,6 +15,7 @@ from edge.skills.base import Mention, SkillReply, SkillRequest
 from edge.skills.declared import DeclaredSkill
 from edge.skills.memory import Reminder
 from edge.skills.phrasing import describe_time, join_words
+from edge.skills.timeparse import find_day
 
 _ACTIONS = {"cancel": "reminder_remove", "change": "reminder_set", "query": "reminder_query"}
 _ALL = ("all", "every", "reminders")
@@ -34,11 +35,13 @@ class ReminderSkill(DeclaredSkill):
         if when.value <= now:
             return SkillReply(f"{describe_time(when.value, now)} has passed. When should I remind you?", ask_slot="when")
         old = self._target(request, now)
+        fire_at = when.value
         if old is not None:
+            fire_at = _same_day(old.fire_at, fire_at, when.text, now)  # "change that to 11": still tomorrow
             self.memory.remove_reminder(old.id)
-        reminder = self.memory.add_reminder(request.user, str(task.value), when.value, now, request.session)
+        reminder = self.memory.add_reminder(request.user, str(task.value), fire_at, now, request.session)
         said = "Okay, now I'll remind you" if old is not None else "Okay, I'll remind you"
-        return SkillReply(f"{said} to {task.value} at {describe_time(when.value, now)}.",
+        return SkillReply(f"{said} to {task.value} at {describe_time(fire_at, now)}.",
                           mentions=(reminder_mention(reminder, now),))
 
     def on_reminder_query(self, request: SkillRequest) -> SkillReply:
@@ -81,3 +84,11 @@ class ReminderSkill(DeclaredSkill):
         if not request.target:
             return None
         return next((item for item in self._upcoming(request, now) if str(item.id) == request.target), None)
+
+
+def _same_day(old: datetime, new: datetime, words: str, now: datetime) -> datetime:
+    """A new time of day said without a day keeps the old reminder's day, when that is still ahead."""
+    if find_day(words.split(), now.date()) is not None or " in " in f" {words} ":
+        return new
+    moved = old.astimezone(now.tzinfo).replace(hour=new.hour, minute=new.minute)
+    return moved if moved > now else new
