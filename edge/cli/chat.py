@@ -2,6 +2,7 @@
 
     printf 'Book a hotel near Beijing West station\nFriday\n' | edge chat
     edge chat --json --wait-alerts 10       # traces as JSON lines; stay for timers that go off
+    edge chat --area kitchen                # as if from the kitchen satellite
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     )
     chat.add_argument("--json", action="store_true", help="print each turn's trace (and each alert) as one JSON line")
     chat.add_argument("--session", default="chat", help="conversation name (default 'chat')")
+    chat.add_argument("--area", default="", help="the room the requests come from, as a satellite's area "
+                      "(\"turn on the lights\" means its lights)")
     chat.add_argument("--wait-alerts", type=float, default=0.0, metavar="SECONDS",
                       help="after the last line, wait up to this long for timers and reminders to go off")
     chat.set_defaults(handler=_run_chat)
@@ -37,7 +40,7 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     printer = _Printer(sys.stdout, args.json)
     try:
-        chat = TextConversation.load(settings, on_alert=printer.alert, session=args.session)
+        chat = TextConversation.load(settings, on_alert=printer.alert, session=args.session, area=args.area)
     except Exception as error:  # model or database loading: one line for the user
         print(f"edge chat: cannot start: {error}", file=sys.stderr)
         return ExitCode.FAILED

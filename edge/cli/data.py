@@ -72,6 +72,8 @@ def _run_privacy(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  why:      {entry.reason}")
         print(f"  sent:     {user!r}" + (f" (+{_context_count(entry.sent)} earlier messages)" if _context_count(entry.sent) else ""))
         print(f"  redacted: {redacted}")
+        for call in entry.tool_calls:  # what the model asked the speaker to do, and what the skill did
+            print(f"  tool:     {call.get('name')}({call.get('arguments')}) -> {call.get('outcome')}: {call.get('said', '')!r}")
     return 0
 
 

@@ -208,6 +208,12 @@ class LlmSettings:
     context_turns: int = 3  # earlier turns of the conversation sent with an escalated request
     redact: bool = False  # replace phone numbers, e-mail addresses and names before sending
     label_intents: bool = False  # also ask the LLM for an intent label for the training log (sends the text again)
+    offer_tools: bool = True  # offer the installed skills' intents as tools: a tool call runs the skill on the device
+    max_tool_calls: int = 3  # tool calls of one answer that are carried out; the rest are logged and dropped
+    tools_prompt: str = (  # added to the system prompt when tools are offered
+        "When the user asks the speaker to do something one of the tools does, call that tool instead of answering; "
+        "fill in only what the user said."
+    )
     system_prompt: str = (  # what the speaker tells the model it is
         "You are the voice of a smart speaker. Answer in plain spoken English, in one to three short "
         "sentences, unless the user asks for a list, steps or a plan."

@@ -33,6 +33,19 @@ _CORRECTION = re.compile(
 _CARRY = re.compile(r"^(?:and|what about|how about|and what about|and how about|what if|and for|and in|same for)\b\s*(?P<rest>.+)$")
 
 
+# A whole utterance that is only a yes or a no (with nothing pending, "book a hotel" must not read as "book").
+_BARE_YES = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "yes please", "correct", "right", "alright",
+                       "all right", "sure thing", "yes it is", "yes do it", "go ahead", "do it", "sounds good"})
+_BARE_NO = frozenset({"no", "nope", "nah", "no thanks", "no thank you", "not really", "no no", "no way", "don't",
+                      "dont", "no it isn't", "no don't"})
+
+
+def bare_yes_or_no(text: str) -> bool | None:
+    """True for an utterance that is only a yes, False for only a no, None otherwise."""
+    text = text.strip()
+    return True if text in _BARE_YES else False if text in _BARE_NO else None
+
+
 def is_cancel(text: str) -> bool:
     return text.strip() in _CANCEL
 

@@ -5,11 +5,14 @@ model's turn). Pure with respect to the outside world: it reads the session and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from edge.core.events import IntentResult
-from edge.dialogue.answers import carry_over, correction, is_cancel, named_slot, yes_or_no
+from edge.dialogue.answers import bare_yes_or_no, carry_over, correction, is_cancel, named_slot, yes_or_no
+from edge.dialogue.references import additive, without_references
 from edge.dialogue.state import Frame
 from edge.skills.matcher import SentenceMatch, SentenceMatcher, read_slot
 from edge.skills.slots import SlotValue
@@ -20,7 +23,8 @@ _FRAGMENT_INTENTS = frozenset({
     "general_affirm", "general_negate", "general_confirm", "general_dontcare", "general_explain", "general_repeat",
     "general_quirky", "general_praise", "general_commandstop",
 })
-CLAIMED_KINDS = ("answer", "correct", "confirm", "decline", "cancel", "reprompt", "carry", "sentence")
+CLAIMED_KINDS = ("answer", "correct", "confirm", "decline", "cancel", "reprompt", "carry", "sentence", "refer",
+                 "choose", "other", "social", "tool", "again")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Interpretation:
     frame: Frame | None = None  # the frame this turn continues or starts
     slot: str = ""  # the slot an answer or correction sets
     value: SlotValue | None = None
+    resolved: Any = None  # refer/choose: what a reference meant (edge/dialogue/resolve.py's Resolved)
 
     @property
     def claimed(self) -> bool:
@@ -51,7 +56,7 @@ class Interpreter:
     def during(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> tuple[str, str, SlotValue | None]:
         """(kind, slot, value) for an utterance while `frame` waits for an answer or a yes. The
         readings are tried in order; the first that fits wins."""
-        steps = (self._cancel, self._correction, self._other_request, self._reply_to_question, self._new_sentence,
+        steps = (self._cancel, self._another, self._correction, self._other_request, self._reply_to_question, self._new_sentence,
                  self._free_text, self._other_slot, self._open_answer)
         for step in steps:
             found = step(frame, intent, text, now)
@@ -62,11 +67,16 @@ class Interpreter:
     def _cancel(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
         return ("cancel", "", None) if is_cancel(text) else None
 
+    def _another(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
+        """'not that one', 'anything cheaper?', 'a different one' while an offer waits for a yes: offer the next."""
+        return ("other", "", None) if frame.confirming and _ANOTHER.search(text) else None
+
     def _correction(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
         rest = correction(text)
         if rest is None:
             return None
-        found = _any_slot(frame.spec, rest, now, prefer=named_slot(text, list(frame.spec.slots)) or frame.pending)
+        found = _any_slot(frame.spec, rest, now, prefer=named_slot(text, list(frame.spec.slots)) or frame.pending,
+                          free_text=True)
         return None if found is None else ("correct", *found)
 
     def _other_request(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
@@ -90,7 +100,9 @@ class Interpreter:
         return ("sentence", "", None) if self.match(text, now) is not None else None
 
     def _free_text(self, frame: Frame, intent: IntentResult, text: str, now: datetime) -> Reading | None:
-        """"What should I remind you about?" takes any words."""
+        """"What should I remind you about?" takes any words (but a bare "sure" answers no such question)."""
+        if bare_yes_or_no(text) is not None:
+            return "reprompt", "", None
         if frame.pending and frame.spec.slots[frame.pending].type == "text" and len(text.split()) <= _TEXT_MAX_WORDS:
             return "answer", frame.pending, SlotValue(text, text, text)
         return None
@@ -108,20 +120,28 @@ class Interpreter:
         return None if value is None else ("answer", frame.pending, value)
 
     def fresh(self, last: Frame | None, intent: IntentResult, text: str, now: datetime) -> tuple[str, str, SlotValue | None]:
-        """(kind, slot, value) with nothing pending; `last` is a recent answered frame with `context`."""
+        """(kind, slot, value) with nothing pending; `last` is the last answered frame, if recent.
+
+        "and butter too", "what about Paris", "and in Sydney?" re-run `last` with one slot changed
+        (any declared intent); a bare "tomorrow?" or "no, make it Friday" only for intents declared
+        with `context: true` (a question, not an action, is what such a fragment re-asks)."""
         if is_cancel(text):  # "never mind" with nothing pending: acknowledge, never escalate to an LLM
             return "cancel", "", None
         if self.match(text, now) is not None:
             return "sentence", "", None
         if last is None:
             return "model", "", None
-        rest = carry_over(text) or correction(text)
+        marked = additive(text) or carry_over(text)
+        rest = marked if marked is not None else correction(text) if last.spec.context else None
+        if marked is not None and not self._unsure(intent) and len(marked.split()) > _CARRY_SURE_MAX_WORDS:
+            return "model", "", None  # "add cheese to my list as well": a whole request the model is sure of
         if rest is not None:
+            rest = without_references(rest) or rest
             found = _any_slot(last.spec, rest, now, prefer=named_slot(text, list(last.spec.slots)),
-                              closed_only=not self._unsure(intent))
+                              closed_only=not self._unsure(intent), free_text=marked is not None, whole=True)
             if found is not None:
                 return "carry", *found
-        elif intent.out_of_scope:
+        elif intent.out_of_scope and last.spec.context:
             found = _any_slot(last.spec, text, now, closed_only=True)
             if found is not None:
                 return "carry", *found
@@ -134,6 +154,10 @@ class Interpreter:
         return intent.out_of_scope or intent.confidence < self.confident or intent.intent in _FRAGMENT_INTENTS
 
 
+_ANOTHER = re.compile(r"\b(?:not (?:that|this) one|(?:the |an |any |some )?other (?:one|hotel|option)s?|another (?:one|hotel|option)|"
+                      r"(?:a |something |anything |somewhere )(?:different|else)|(?:something |anything |any(?:thing)? )?cheaper|"
+                      r"next one|different (?:one|hotel))\b")
+_CARRY_SURE_MAX_WORDS = 3  # a longer follow-up the intent model is sure of is a request of its own
 _OPEN_MAX_WORDS = 4  # a longer utterance is not taken as a free-form place or choice
 _TEXT_MAX_WORDS = 16  # ...nor as the answer to a free-text question
 
@@ -150,16 +174,24 @@ def _read(slot: SlotSpec, text: str, now: datetime, closed: bool) -> SlotValue |
 
 
 def _any_slot(spec: IntentSpec, text: str, now: datetime, prefer: str = "", closed_only: bool = False,
-              skip: str = "") -> tuple[str, SlotValue] | None:
+              skip: str = "", free_text: bool = False, whole: bool = False) -> tuple[str, SlotValue] | None:
     """The first slot of `spec` the text is a value of: `prefer` first, then typed slots, then (unless
-    `closed_only`) open ones."""
+    `closed_only`) open ones, required ones first; free text only with `free_text` ("and butter too");
+    with `whole`, a listed value only when it is all that was said ("the hallway", not "…my shopping list")."""
     order = [prefer] if prefer in spec.slots else []
     order += [name for name in spec.slots if name not in order and name != skip]
     for closed in (True, False):
         if closed_only and not closed:
             break
+        if not closed:
+            order = sorted(order, key=lambda name: not spec.slots[name].required)
         for name in order:
-            value = _read(spec.slots[name], text, now, closed=closed)
+            if not closed and spec.slots[name].type == "text" and not free_text and name != prefer:
+                continue
+            slot = spec.slots[name]
+            strict = whole and closed and slot.type in ("choice", "place")
+            listed = SlotSpec(**{**slot.__dict__, "open": False})
+            value = read_slot(listed, text.split(), now, strict=True) if strict else _read(slot, text, now, closed=closed)
             if value is not None:
                 return name, value
     return None

@@ -4,12 +4,15 @@
     escalation = escalator.escalate(text, reason, context_messages)
     escalation.route           # cloud | offline
     escalation.stream          # an AnswerStream whose first text has arrived, or None (apology)
+    escalator.escalate(text, reason, context_messages, tools)   # the cloud may answer with tool calls
 
 Tiers, in order: the cloud (`llm.base_url`, unless unset or its circuit breaker is open); then,
 with `offline.mode = "llm"` and a healthy llama.cpp server, the on-device model prompted as a
 completion; otherwise a spoken apology. Every request to the cloud is written to the privacy
 ledger before it is sent, after optional redaction. The worst-case wait before the apology is
-`llm.total_timeout_seconds` plus, in llm mode, `offline.total_timeout_seconds`.
+`llm.total_timeout_seconds` plus, in llm mode, `offline.total_timeout_seconds`. The cloud may be
+offered `tools` (the skills' intents, edge/skills/tools.py): its tool calls come back on the stream
+(`stream.tool_calls`) for the runtime to carry out; the offline tier is a completion, never offered any.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class Escalation:
         if self.stream is not None:
             info.update(attempts=self.stream.attempts, chars=len(self.stream.text), truncated=self.stream.truncated,
                         timed_out=self.stream.timed_out, error=None if self.stream.error is None else str(self.stream.error))
+            calls = self.stream.tool_calls
+            if calls:
+                info["tool_calls"] = [{"name": call.name, "arguments": call.arguments} for call in calls]
         return info
 
 
@@ -84,9 +90,10 @@ class Escalator:
         if self.server is not None:
             self.server.stop()
 
-    def messages(self, text: str, context: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, int]]:
+    def messages(self, text: str, context: list[dict[str, str]], tools: bool = False) -> tuple[list[dict[str, str]], dict[str, int]]:
         """The chat messages that would leave the device, redacted when `llm.redact` is on."""
-        messages = [{"role": "system", "content": self.llm.system_prompt}, *context, {"role": "user", "content": text}]
+        system = f"{self.llm.system_prompt} {self.llm.tools_prompt}".strip() if tools else self.llm.system_prompt
+        messages = [{"role": "system", "content": system}, *context, {"role": "user", "content": text}]
         if not self.llm.redact:
             return messages, {}
         counts: dict[str, int] = {}
@@ -114,13 +121,14 @@ class Escalator:
         self.ledger.set_outcome(entry[0], "answered")
         return stream, entry[0]
 
-    def escalate(self, text: str, reason: str, context: list[dict[str, str]]) -> Escalation:
+    def escalate(self, text: str, reason: str, context: list[dict[str, str]], tools: tuple[dict, ...] = ()) -> Escalation:
         failures: list[str] = []
         if self.cloud is None:
             failures.append("cloud: not configured (llm.base_url is empty)")
         else:
-            messages, redactions = self.messages(text, context)
-            request = LlmRequest(messages=tuple(messages), max_tokens=self.llm.max_tokens, temperature=self.llm.temperature)
+            messages, redactions = self.messages(text, context, tools=bool(tools))
+            request = LlmRequest(messages=tuple(messages), max_tokens=self.llm.max_tokens, temperature=self.llm.temperature,
+                                 tools=tuple(tools))
             try:
                 stream, entry = self.ask_cloud(request, "answer", reason, redactions)
             except LlmError as error:

@@ -2,8 +2,9 @@
 
 One SQLite file (`router.ledger_path`). A row is written *before* the request is sent (so a
 crash mid-request still leaves a record) and its outcome is filled in afterwards. Requests to
-the on-device llama.cpp server never leave the device and are not recorded. `edge data privacy`
-prints the ledger.
+the on-device llama.cpp server never leave the device and are not recorded. When the cloud model
+answers with tool calls, what it asked the speaker to do, and what the local skill did, are added to
+its row (`tool_calls`). `edge data privacy` prints the ledger.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +31,8 @@ CREATE TABLE IF NOT EXISTS escalations (
     reason TEXT NOT NULL,           -- the routing reason
     sent TEXT NOT NULL,             -- JSON: exactly the messages (or prompt) that left the device
     redactions TEXT NOT NULL,       -- JSON: {"phone": 1, ...} replaced before sending
-    outcome TEXT NOT NULL DEFAULT 'sending'
+    outcome TEXT NOT NULL DEFAULT 'sending',
+    tool_calls TEXT NOT NULL DEFAULT '[]'  -- JSON: the model's tool calls and what ran on the device
 )
 """
 
@@ -49,6 +51,7 @@ class LedgerEntry:
     sent: list | str
     redactions: dict[str, int]
     outcome: str
+    tool_calls: list = field(default_factory=list)  # [{"name", "arguments", "skill", "said", ...}]
 
 
 class PrivacyLedger:
@@ -59,6 +62,9 @@ class PrivacyLedger:
                                    isolation_level=None)
             self._db = opened.connection
             self._db.execute(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(escalations)")}
+            if "tool_calls" not in columns:  # a ledger made before tool calls
+                self._db.execute("ALTER TABLE escalations ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]'")
         except (StorageError, sqlite3.Error) as error:
             raise LedgerError(str(error)) from error
         self.recovered_from = opened.recovered_from  # a corrupt ledger was moved here; the runtime started anyway
@@ -80,15 +86,25 @@ class PrivacyLedger:
         with self._lock:
             self._db.execute("UPDATE escalations SET outcome = ? WHERE id = ?", (outcome[:300], entry_id))
 
+    def record_tool_calls(self, entry_id: int, calls: list[dict]) -> None:
+        """What the model asked the speaker to do in answer to entry `entry_id`, and what was done."""
+        try:
+            with self._lock:
+                self._db.execute("UPDATE escalations SET tool_calls = ? WHERE id = ?",
+                                 (json.dumps(calls, ensure_ascii=False), entry_id))
+        except sqlite3.Error as error:
+            raise LedgerError(f"cannot write the privacy ledger {self.path}: {error}") from error
+
     def entries(self, limit: int = 50) -> list[LedgerEntry]:
         """The newest `limit` entries, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, created, endpoint, purpose, reason, sent, redactions, outcome FROM escalations "
+                "SELECT id, created, endpoint, purpose, reason, sent, redactions, outcome, tool_calls FROM escalations "
                 "ORDER BY id DESC LIMIT ?", (limit,),
             ).fetchall()
         return [
-            LedgerEntry(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), row[7])
+            LedgerEntry(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), row[7],
+                        json.loads(row[8]))
             for row in reversed(rows)
         ]
 

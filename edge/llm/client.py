@@ -6,6 +6,7 @@
     for text in stream:          # the answer, delta by delta, as the server sends it
         ...
     stream.text, stream.truncated, stream.timed_out, stream.error
+    stream.tool_calls            # with LlmRequest(tools=...): the calls the model made (edge/llm/tools.py)
 
 A reader thread owns the HTTP response and hands text deltas over a bounded queue, so the caller
 can synthesise speech while the rest of the answer streams. Everything is bounded: connect and
@@ -155,7 +156,10 @@ class LlmClient:
             for data in events:
                 if data.strip() == "[DONE]":
                     return
-                if not stream.emit(_delta_text(_parse_chunk(data, str(response.url)))):
+                chunk = _parse_chunk(data, str(response.url))
+                if not stream.emit_tool_calls(_delta_tool_calls(chunk)):
+                    return
+                if not stream.emit(_delta_text(chunk)):
                     return  # cap reached or cancelled: closing the response ends the stream
 
 
@@ -177,7 +181,11 @@ def _read_json_body(response, stream: AnswerStream) -> None:
             raise LlmProtocolError(f"{response.url}: JSON answer larger than {MAX_JSON_BODY_BYTES} bytes")
     data = _parse_chunk(body.decode("utf-8", "replace"), str(response.url))
     choice = (data.get("choices") or [{}])[0]
-    text = choice.get("text") or (choice.get("message") or {}).get("content") or ""
+    message = choice.get("message") or {}
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    if isinstance(calls, list):  # whole calls: each is its own first delta
+        stream.emit_tool_calls([{**call, "index": index} for index, call in enumerate(calls) if isinstance(call, dict)])
+    text = choice.get("text") or message.get("content") or ""
     stream.emit(text if isinstance(text, str) else "")
 
 
@@ -192,6 +200,14 @@ def _parse_chunk(data: str, url: str) -> dict[str, Any]:
         message = chunk["error"].get("message", chunk["error"]) if isinstance(chunk["error"], dict) else chunk["error"]
         raise LlmServerError(f"{url}: the server reported an error mid-stream: {clean_text(str(message))[:200]}", 500)
     return chunk
+
+
+def _delta_tool_calls(chunk: dict[str, Any]) -> Any:
+    """A chunk's `choices[0].delta.tool_calls` (None when it has none)."""
+    choices = chunk.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    delta = choice.get("delta")
+    return delta.get("tool_calls") if isinstance(delta, dict) else None
 
 
 def _delta_text(chunk: dict[str, Any]) -> str:

@@ -82,13 +82,16 @@ class LlmEndpoint:
 
 @dataclass(frozen=True)
 class LlmRequest:
-    """Chat (`messages`) or plain completion (`prompt`, for base models)."""
+    """Chat (`messages`) or plain completion (`prompt`, for base models); a chat may offer `tools`
+    (OpenAI function tools: the model may answer with tool calls instead of text)."""
 
     messages: tuple[dict[str, str], ...] = ()
     prompt: str = ""
     max_tokens: int = 256
     temperature: float = 0.3
     stop: tuple[str, ...] = ()
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] = "auto"  # with tools: auto, none, required, or one named function
 
     def path(self) -> str:
         return "/completions" if self.prompt else "/chat/completions"
@@ -103,4 +106,7 @@ class LlmRequest:
             body["messages"] = list(self.messages)
         if self.stop:
             body["stop"] = list(self.stop)
+        if self.tools and not self.prompt:
+            body["tools"] = list(self.tools)
+            body["tool_choice"] = self.tool_choice
         return body

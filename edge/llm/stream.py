@@ -3,6 +3,7 @@
 `AnswerStream` is filled by `LlmClient`'s reader thread through a bounded queue and read once by
 the caller: `wait_first()`, then iterate (or `deltas(tick_seconds)` to also get time ticks).
 The deadline and the character cap are enforced here; the text is cleaned of control characters.
+An answer may instead (or also) call tools: `tool_calls` holds them once the stream has ended.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import time
 from collections.abc import Iterator
 
 from edge.llm.errors import LlmEndpoint, LlmError, LlmProtocolError, LlmTimeout
+from edge.llm.tools import ToolCall, ToolCalls
 
 logger = logging.getLogger(__name__)
 
 _END = object()
 _TICK = object()
+_TOOL = object()  # the first tool-call delta arrived: the answer has started
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps \t and \n
 
 
@@ -45,6 +48,20 @@ class AnswerStream:
         self._chars = 0
         self._parts: list[str] = []
         self._pending: list[str] = []
+        self._tools = ToolCalls()
+        self._ended = False
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls the answer made: complete once the stream has been read to its end ([] when one is
+        malformed: then `error` says why)."""
+        if not self._ended:
+            return []
+        try:
+            return self._tools.complete()
+        except LlmProtocolError as error:
+            self.error = self.error or error
+            return []
 
     @property
     def text(self) -> str:
@@ -68,6 +85,14 @@ class AnswerStream:
         self._put(text)
         return not self.truncated and not self.cancelled.is_set()
 
+    def emit_tool_calls(self, deltas: object) -> bool:
+        """Add one chunk's `delta.tool_calls`; False when the stream should stop (cancelled).
+        Raises LlmProtocolError for a malformed or oversized call."""
+        if self._tools.feed(deltas) and not self.started:
+            self.first_token_at, self.started = time.perf_counter(), True
+            self._put(_TOOL)
+        return not self.cancelled.is_set()
+
     def finish(self, error: LlmError | None) -> None:
         self._put(error if error is not None else _END)
 
@@ -83,6 +108,8 @@ class AnswerStream:
     def wait_first(self) -> None:
         """Block until the first text arrives; raise its LlmError if the answer failed or was empty."""
         item = self._next()
+        if item is _TOOL:
+            return
         if item is _END:
             raise LlmProtocolError(f"{self.endpoint.base_url} sent an empty answer")
         if isinstance(item, LlmError):
@@ -102,9 +129,12 @@ class AnswerStream:
             if item is _TICK:
                 yield ""
                 continue
+            if item is _TOOL:
+                continue
             if item is None or item is _END or isinstance(item, LlmError):
                 if isinstance(item, LlmError):
                     self.error = item
+                self._ended = item is _END or isinstance(item, LlmError)
                 self.close()
                 return
             self._parts.append(item)

@@ -171,8 +171,9 @@ def _session(row: Any) -> str:
 def _alarm(row: Any, now: datetime) -> Alert:
     due, created = _aware(row["fire_at"]), _aware(row["created"])
     if row["label"] == TIMER_LABEL:
-        return Alert("timer", row["id"], due, f"Your timer for {describe_duration(due - created)} is done.",
-                     session=_session(row))
+        name = row["name"] if "name" in row.keys() else ""
+        said = f"Your {name} timer is done." if name else f"Your timer for {describe_duration(due - created)} is done."
+        return Alert("timer", row["id"], due, said, session=_session(row))
     label = "" if row["label"] == "alarm" else f" for {row['label']}"
     return Alert("alarm", row["id"], due, f"It's {format_clock(due.astimezone(now.tzinfo))}. This is your alarm{label}.",
                  session=_session(row))

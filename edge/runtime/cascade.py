@@ -7,7 +7,12 @@ turn, with the turn's session key (each session has its own history, edge/escala
     text = cascade.correction(transcript, session) or transcript     # "no, I meant …"
     decision = cascade.decide(intent, session)                        # local or escalate, with the reason
     answered = cascade.answer(text, decision, spoken, mark, session)  # escalated: speak as it streams
+    answered.tool_calls                                               # what the cloud asked the speaker to do
+    cascade.record_actions(answered, done)                            # ...and what it did, in the privacy ledger
     cascade.after_turn(..., session=session)                          # history + flywheel
+
+The cloud is offered the installed skills' intents as tools (`llm.offer_tools`, edge/skills/tools.py);
+the turn carries out the calls it makes through the dialogue (edge/runtime/actions.py).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,7 @@ from edge.escalation.ledger import PrivacyLedger
 from edge.escalation.redaction import Redacted, redact
 from edge.escalation.router import RouteDecision, Router
 from edge.llm.client import LlmError, LlmRequest
+from edge.llm.tools import ToolCall
 from edge.nlu.bundle import BundleLabels, BundleManifest
 from edge.tts.chunking import SpeechChunker, speakable
 from edge.tts.speech import SpokenReply, answer_card
@@ -46,6 +52,8 @@ class AnsweredTurn:
     card: Card | None
     trace: dict[str, Any]
     answer: str  # the whole (capped) answer text
+    tool_calls: list[ToolCall] = field(default_factory=list)  # what the cloud asked the speaker to do
+    ledger_id: int | None = None  # the privacy ledger's row of the request
 
 
 def data_file(settings: Settings, configured: str, name: str) -> Path:
@@ -57,8 +65,9 @@ def data_file(settings: Settings, configured: str, name: str) -> Path:
 
 class Cascade:
     def __init__(self, settings: Settings, router: Router, escalator: Escalator, flywheel: Flywheel | None,
-                 labels: BundleLabels, histories: Histories | None = None) -> None:
+                 labels: BundleLabels, histories: Histories | None = None, tools: tuple[dict[str, Any], ...] = ()) -> None:
         self.settings = settings
+        self.tools = tools if settings.llm.offer_tools else ()  # offered to the cloud with every escalated turn
         self.router = router
         self.escalator = escalator
         self.flywheel = flywheel
@@ -68,7 +77,7 @@ class Cascade:
 
     @classmethod
     def load(cls, settings: Settings, manifest: BundleManifest, labels: BundleLabels,
-             environ: Mapping[str, str] | None = None) -> Cascade:
+             environ: Mapping[str, str] | None = None, tools: tuple[dict[str, Any], ...] = ()) -> Cascade:
         ledger = PrivacyLedger(data_file(settings, settings.router.ledger_path, "privacy.sqlite3"))
         flywheel = None
         if settings.router.log_training_data:
@@ -76,7 +85,7 @@ class Cascade:
                                 retention_days=settings.router.flywheel_retention_days)
         escalator = Escalator.from_settings(settings, os.environ if environ is None else environ, ledger)
         router = Router(settings.router, manifest.oos_threshold, manifest.oos_label, manifest.oos_score)
-        return cls(settings, router, escalator, flywheel, labels)
+        return cls(settings, router, escalator, flywheel, labels, tools=tools)
 
     def close(self) -> None:
         self._labeller.shutdown(wait=True)
@@ -107,12 +116,18 @@ class Cascade:
         Raises only when the privacy ledger cannot be written (then nothing was sent); every LLM
         failure ends in a spoken apology instead."""
         context = self.histories.get(session).context_messages(self.settings.llm.context_turns)
-        escalation = self.escalator.escalate(text, decision.reason, context)
+        escalation = self.escalator.escalate(text, decision.reason, context, self.tools)
         answer, spoken_text = self._speak(escalation, spoken, mark)
         mark("llm_done", None)
+        calls = escalation.stream.tool_calls if escalation.stream is not None else []
         card = answer_card(text, answer, self.settings.llm.spoken_max_chars) if escalation.stream is not None else None
         reply = Reply(text=spoken_text, route=escalation.route, skill=escalation.tier)
-        return AnsweredTurn(reply, card, {"escalation": escalation.trace()}, answer)
+        return AnsweredTurn(reply, card, {"escalation": escalation.trace()}, answer, calls, escalation.ledger_id)
+
+    def record_actions(self, answered: AnsweredTurn, done: list[dict[str, Any]]) -> None:
+        """Add the tool calls and what the device did with them to the request's privacy-ledger row."""
+        if answered.ledger_id is not None:
+            self.escalator.ledger.record_tool_calls(answered.ledger_id, done)
 
     def _speak(self, escalation: Escalation, spoken: SpokenReply, mark) -> tuple[str, str]:
         stream = escalation.stream
@@ -136,7 +151,7 @@ class Cascade:
         if tail and sum(map(len, said)) < budget and (complete or not said):
             if spoken.say(tail[: max(budget, 1)]):
                 said.append(speakable(tail[: max(budget, 1)]))
-        if not said:
+        if not said and not stream.tool_calls:  # tool calls: the skills that run say what was done
             spoken.say(EMPTY_ANSWER_APOLOGY, from_markdown=False)
             said.append(EMPTY_ANSWER_APOLOGY)
         return stream.text, " ".join(said)

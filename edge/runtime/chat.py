@@ -27,15 +27,17 @@ CHAT_SESSION = "chat"
 
 
 class TextConversation:
-    def __init__(self, turn: Turn, session: str = CHAT_SESSION, on_alert: Callable[[Alert], None] | None = None) -> None:
+    def __init__(self, turn: Turn, session: str = CHAT_SESSION, on_alert: Callable[[Alert], None] | None = None,
+                 area: str = "") -> None:
         self._turn = turn
         self.session = session
+        self.area = area  # the room the requests come from ("" unknown), as a satellite's area
         self.alerts: AlertScheduler = turn.alert_scheduler(on_alert or (lambda alert: None))
 
     @classmethod
     def load(cls, settings: Settings, clock: Clock | None = None, on_alert: Callable[[Alert], None] | None = None,
-             session: str = CHAT_SESSION) -> TextConversation:
-        return cls(Turn.load(settings, with_asr=False, with_tts=False, clock=clock), session, on_alert)
+             session: str = CHAT_SESSION, area: str = "") -> TextConversation:
+        return cls(Turn.load(settings, with_asr=False, with_tts=False, clock=clock), session, on_alert, area)
 
     @property
     def skill_problems(self) -> list[str]:
@@ -47,7 +49,7 @@ class TextConversation:
 
     def turn(self, text: str) -> dict[str, Any]:
         """One typed request of this chat's session; its trace (never raises for a failing stage)."""
-        return self._turn.run_text(text, session=self.session).trace.to_dict()
+        return self._turn.run_text(text, session=self.session, area=self.area).trace.to_dict()
 
     def close(self) -> None:
         self.alerts.stop()

@@ -14,7 +14,8 @@ question the speaker asked, a yes, "cancel", "no, make it Friday", "and tomorrow
 claims stays on the device (`route_rule` "dialogue"). Otherwise the cascade routes it: a
 confident device command goes to its skill; an out-of-scope, world-knowledge or unsure request,
 is escalated to the cloud LLM (or the offline tier) and its answer
-is spoken while it streams. The trace says which route was taken and why.
+is spoken while it streams; the cloud may instead call a skill's intent as a tool, which runs here
+through the dialogue (edge/runtime/actions.py). The trace says which route was taken and why.
 
 The stages are blocking calls into loaded models: an async caller runs `Turn.run_*` in a worker
 thread. A failing stage never escapes: it becomes an `Error` event, a spoken apology and the
@@ -45,6 +46,7 @@ from edge.core.trace import TurnTrace
 from edge.dialogue import DialogueManager, Interpretation
 from edge.escalation.router import RouteDecision, Router
 from edge.nlu.runtime import IntentModel
+from edge.runtime.actions import carry_out
 from edge.runtime.alerts import Alert, AlertScheduler
 from edge.runtime.cascade import Cascade
 from edge.runtime.screens import cast_outcome, screen_hint
@@ -53,6 +55,7 @@ from edge.skills.base import SkillReply, SkillRequest
 from edge.skills.declared import SkillContext
 from edge.skills.loader import load_skills
 from edge.skills.registry import SkillRegistry
+from edge.skills.tools import skill_tools
 from edge.tts.piper import PiperTts, SpeechAudio
 from edge.tts.speech import SpokenReply
 
@@ -138,7 +141,7 @@ class Turn:
             vocabulary = skill_words(loaded.registry.skills) | label_words(Path(nlu.bundle_dir) / "labels.json")
             asr = create_asr(settings.asr, sorted(vocabulary), sessions)
         tts = PiperTts(settings.tts, sessions) if with_tts else None
-        cascade = Cascade.load(settings, nlu.manifest, nlu.labels)
+        cascade = Cascade.load(settings, nlu.manifest, nlu.labels, tools=tuple(skill_tools(loaded.registry.skills)))
         dialogue = DialogueManager(settings.dialogue, loaded.registry, loaded.context.memory, loaded.context.clock,
                                    oos_label=nlu.manifest.oos_label)
         return cls(settings, nlu, loaded.registry, cascade, dialogue, asr, tts, loaded.context, caster, loaded.problems)
@@ -320,7 +323,7 @@ class Turn:
         _trace_intent(request.trace, intent)
         if meant is not None:
             request.trace.correction = self._cascade.record_correction(meant, intent, session)
-        turn = self._dialogue.interpret(intent, text, session, request.area)
+        turn = self._dialogue.interpret(intent, text, session, request.area, corrects=meant is not None)
         decision = _dialogue_decision(turn, self._cascade.router) if turn.claimed else self._decide(intent, session)
         _trace_decision(request.trace, decision)
         if decision.escalate:
@@ -341,8 +344,8 @@ class Turn:
         """The router's decision; an intent no installed skill serves goes up the cascade too (no dead
         ends: the cloud, else the offline tier, else an apology that says why)."""
         decision = self._cascade.decide(intent, session)
-        if decision.escalate or decision.rule == "router-disabled" or intent.out_of_scope:
-            return decision
+        if decision.escalate or decision.rule == "router-disabled":
+            return decision  # (kept local by the margin while the bundle said out of scope: its intent must be served)
         if self._skills.skill_for(intent.intent) is None:
             router = self._cascade.router
             return RouteDecision(True, "no-skill", f"no skill on this speaker serves {intent.intent}",
@@ -358,12 +361,32 @@ class Turn:
             logger.exception("escalation failed")
             return self._fail(request, Error(text=f"escalation failed: {error}", code="escalation-failed"))
         request.trace.escalation = answered.trace["escalation"]
+        if answered.tool_calls:
+            return self._act(request, text, intent, decision, answered, spoken)
         if answered.reply.route != "local" and answered.reply.text.rstrip().endswith("?"):
             # The model asked something back ("Which city?"): listen for the answer without the wake word.
             request.trace.expects_follow_up = True
             request.trace.follow_up_seconds = self.settings.dialogue.follow_up_seconds
         result = self._finish(request, answered.reply, answered.card, spoken)
         self._cascade.after_turn(text, intent, decision, answered.reply, answered.answer, session=request.session)
+        return result
+
+    def _act(self, request: _Request, text: str, intent: IntentResult, decision: RouteDecision, answered,
+             spoken: SpokenReply) -> TurnResult:
+        """The cloud answered with tool calls: the skills carry them out here and say what they did."""
+        acted = carry_out(self._dialogue, answered.tool_calls, text, request.session, request.area,
+                          self.settings.llm.max_tool_calls)
+        request.clock.mark("skill_done")
+        spoken.say(acted.text, from_markdown=False)
+        self._cascade.record_actions(answered, acted.records)
+        if acted.reply is not None:
+            request.trace.dialogue = acted.reply.trace()
+            if acted.reply.expects_follow_up:  # a question or an offer: the answer needs no wake word
+                request.trace.expects_follow_up, request.trace.follow_up_seconds = True, acted.reply.follow_up_seconds
+        said = " ".join(part for part in (answered.reply.text, acted.text) if part)
+        reply = Reply(text=said, route=answered.reply.route, skill=acted.skill or answered.reply.skill)
+        result = self._finish(request, reply, Card(**acted.reply.card) if acted.reply and acted.reply.card else None, spoken)
+        self._cascade.after_turn(text, intent, decision, reply, said, session=request.session)
         return result
 
     def _spoken(self, request: _Request | None) -> SpokenReply:

@@ -8,6 +8,11 @@ A skill may also carry a `spec` (edge/skills/spec.py): its intents declared in Y
 sentences, slot types and the question to ask for each required slot. The dialogue layer
 (edge/dialogue) uses it to fill slots over several turns before the skill is called, and
 `collect_skill_examples()` turns it into training data for the intent model.
+
+A reply may name what it created or talked about (`SkillReply.mentions`: the timer it set, the
+item it added, the city it answered for). The dialogue keeps them per session, so that "cancel
+it", "how long is left on the egg timer" or "and butter too" reach the right skill with the
+right thing (`SkillRequest.target`: the mention's `ref`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,25 @@ class SkillError(EdgeError):
     """A skill could not answer; the message is safe to log, not necessarily to speak."""
 
 
+# What a user may do to a mentioned thing ("cancel it", "how long is left?", "make it later"), by verb.
+ACTIONS = ("cancel", "query", "change", "on", "off")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Something a reply created or talked about that the user may refer back to.
+
+        Mention("timer", ref="12", name="egg timer", actions={"cancel": "alarm_remove", "query": "alarm_query",
+                                                               "change": "alarm_set"})
+    """
+
+    kind: str  # what it is, as a user calls it: timer, alarm, reminder, item, place, room, hotel…
+    ref: str = ""  # the skill's own id for it (a row id); "" for a plain value such as a place
+    name: str = ""  # what the user may call it ("egg timer", "milk", "london"); "" none
+    actions: dict[str, str] = field(default_factory=dict)  # verb (one of ACTIONS) -> the intent that does it
+    slots: dict[str, str] = field(default_factory=dict)  # slot name -> words, for a follow-up that reuses them
+
+
 @dataclass(frozen=True)
 class SkillRequest:
     intent: str
@@ -40,6 +64,7 @@ class SkillRequest:
     state: dict[str, Any] = field(default_factory=dict)  # what the skill's previous reply kept (`SkillReply.state`)
     session: str = ""  # the conversation the request came from (a satellite's name, "local", "chat"…)
     area: str = ""  # the room it came from, when the front end knows it ("" unknown)
+    target: str = ""  # the `Mention.ref` the user referred to ("cancel it", "the egg timer"); "" none
 
 
 @dataclass(frozen=True)
@@ -51,6 +76,7 @@ class SkillReply:
     confirm: bool = False  # the reply proposes an action and asks yes/no; "yes" calls again with confirmed=True
     state: dict[str, Any] = field(default_factory=dict)  # kept for the next call of the same request (e.g. the offer)
     error: str = ""  # set by the registry when the skill failed or timed out (for the trace, not spoken)
+    mentions: tuple[Mention, ...] = ()  # what this reply created or talked about, most prominent first
 
     @property
     def expects_follow_up(self) -> bool:

@@ -8,7 +8,8 @@ This is the high-precision path for skill intents: the shipped intent model was 
 a skill was installed and does not know `hotel_book`, so a sentence that matches a declared
 template exactly is trusted before the model's guess. Which template wins when several match:
 the one with the most literal (non-slot) words, then the one with more slots, then the one
-declared first.
+declared first. Count slots ("for two nights", "for 3 people") are read out of the words before
+the sentences are matched, so a booking's sentences need not list every place such a phrase may go.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class _Template:
 
 def read_slot(slot: SlotSpec, words: Sequence[str], now: datetime, strict: bool = False) -> SlotValue | None:
     """Parse `words` as a value of a declared slot."""
-    context = SlotContext(now=now, values=slot.values, open=slot.open, currency=slot.currency, strict=strict)
+    context = SlotContext(now=now, values=slot.values, open=slot.open, currency=slot.currency, strict=strict,
+                          units=slot.units)
     return parse_slot(slot.type, list(words), context)
 
 
@@ -62,12 +64,17 @@ class SentenceMatcher:
 
     def match(self, text: str, now: datetime) -> SentenceMatch | None:
         """The best match of the normalised `text`, or None."""
-        words = strip_polite(text.split())
-        present = set(words)
+        said = strip_polite(text.split())
+        present = set(said)
+        counted: dict[str, tuple[list[str], dict[str, SlotValue]]] = {}
         best: tuple[tuple[int, int, int], SentenceMatch] | None = None
         for order, template in enumerate(self._templates):
             if not template.anchors <= present:
                 continue
+            name = template.intent.name
+            if name not in counted:
+                counted[name] = take_counts(template.intent, said, now)
+            words, counts = counted[name]
             cache: dict[tuple[str, tuple[str, ...]], SlotValue | None] = {}
 
             def validate(slot: str, span: list[str], template: _Template = template, cache=cache) -> SlotValue | None:
@@ -80,7 +87,7 @@ class SentenceMatcher:
             if found is None:
                 continue
             bound, literal = found
-            values = {name: value for name, (_, value) in bound.items()}
+            values = {**counts, **{name: value for name, (_, value) in bound.items()}}
             if not template.skill.accepts(template.intent.name, values):
                 continue
             candidate = SentenceMatch(template.intent.name, template.skill.name, values, template.sentence)
@@ -88,6 +95,26 @@ class SentenceMatcher:
             if best is None or score > best[0]:
                 best = (score, candidate)
         return None if best is None else best[1]
+
+
+def take_counts(intent: IntentSpec, words: Sequence[str], now: datetime) -> tuple[list[str], dict[str, SlotValue]]:
+    """The words without the intent's count phrases, and their values: 'book a hotel in london for two
+    nights' -> ('book a hotel in london', {'nights': 2})."""
+    words, values = list(words), {}
+    for name, slot in intent.slots.items():
+        if slot.type != "count":
+            continue
+        for start in range(len(words)):
+            end = next((end for end in range(min(len(words), start + 6), start, -1)
+                        if read_slot(slot, words[start:end], now, strict=True) is not None), None)
+            if end is None:
+                continue
+            values[name] = read_slot(slot, words[start:end], now, strict=True)
+            if start > 0 and words[start - 1] in ("for", "with"):
+                start -= 1
+            del words[start:end]
+            break
+    return words, values
 
 
 def _anchors(tree: Seq) -> set[str]:

@@ -40,6 +40,9 @@ _DAY_WORDS = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays "
     "saturdays sundays".split()
 )
+# Nouns after a number that make it a count of something else than the slot wants ("for two nights").
+COUNTED = frozenset("night nights people persons person guest guests adult adults kid kids child children room rooms "
+                    "day days week weeks time times of".split())
 _TIME_WORDS = frozenset("at am pm o'clock oclock noon midnight midday half past quarter to in a an and "
                         "second seconds minute minutes hour hours sec secs min mins hr hrs from now".split())
 
@@ -70,6 +73,7 @@ class SlotContext:
     open: bool = False  # accept words that are not a listed value
     currency: str = ""  # money: the currency meant when none is said ("yuan" or "CNY")
     strict: bool = False  # every word must belong to the value (sentence templates); else find it among others
+    units: tuple[str, ...] = ()  # count: the nouns counted ("night", "nights")
 
 
 def strip_fillers(words: Sequence[str]) -> list[str]:
@@ -93,9 +97,11 @@ def _all_known(words: Sequence[str], vocabulary: frozenset[str]) -> bool:
 def _anywhere(parser: Parser, words: Sequence[str], context: SlotContext) -> SlotValue | None:
     """Lenient reading: the first value said, with other words before or after it ('i think two
     hundred yuan', 'about 200 u one' as Whisper may hear 'about 200 yuan')."""
-    strict = SlotContext(context.now, context.values, context.open, context.currency, strict=True)
+    strict = SlotContext(context.now, context.values, context.open, context.currency, strict=True, units=context.units)
     for start in range(len(words)):
         for end in range(len(words), start, -1):  # the longest reading from the first place one starts
+            if end < len(words) and words[end] in COUNTED and parser is not parse_count:
+                continue  # "two" of "two nights" or "three people" is a count, not an amount of money
             found = parser(words[start:end], strict)
             if found is not None:
                 return found
@@ -134,6 +140,25 @@ def parse_money(words: Sequence[str], context: SlotContext) -> SlotValue | None:
     default = CURRENCIES.get(context.currency.lower(), context.currency.upper())
     money = Money(float(amount), currency or default)
     return SlotValue(" ".join(words), money, money.spoken())
+
+
+def parse_count(words: Sequence[str], context: SlotContext) -> SlotValue | None:
+    """'two nights', 'for 3 people', 'a night', 'the two of us' (units: [of us]) -> an int."""
+    if not context.strict:
+        return _anywhere(parse_count, words, context)
+    words = list(words)
+    while words and words[0] in FILLERS and words[0] not in ("a", "an"):
+        words.pop(0)
+    if words[:1] in (["a"], ["an"], ["just"], ["only"]):
+        words = ["one", *words[1:]]
+    found = parse_number_words(words)
+    if found is None or not isinstance(found[0], int) or found[0] <= 0:
+        return None
+    rest = " ".join(words[found[1]:])
+    unit = next((unit for unit in sorted(context.units, key=len, reverse=True) if rest == unit), None)
+    if unit is None:
+        return None
+    return SlotValue(" ".join(words), found[0], f"{found[0]} {unit}")
 
 
 def parse_date(words: Sequence[str], context: SlotContext) -> SlotValue | None:
@@ -274,6 +299,7 @@ SLOT_TYPES: dict[str, Parser] = {
     "choice": parse_choice,
     "unit": parse_unit_slot,  # a unit of measure (edge/skills/builtin/units.py)
     "quantity": parse_quantity_slot,  # a number and a unit: "ten miles"
+    "count": parse_count,  # a whole number of the slot's `units`: "for two nights", "for 3 people"
 }
 # Fillers for generated training sentences when a slot declares no values or samples.
 DEFAULT_SAMPLES: dict[str, tuple[str, ...]] = {

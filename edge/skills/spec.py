@@ -19,7 +19,10 @@
 Slot keys: `type` (see edge/skills/slots.py), `required`, `ask` (required slots must have one),
 `values` (a list, or a map of value -> synonyms), `samples` (examples for training data),
 `open` (accept any words, not only `values`), `default` (words used when the slot is missing),
-`memory` (a remembered fact, e.g. "home city", used when the slot is missing), `currency`.
+`memory` (a remembered fact, e.g. "home city", used when the slot is missing), `currency`, `units`
+(a count's nouns: `nights: {type: count, units: [night, nights]}` reads "for two nights" as 2, and
+that phrase is read before the sentences are matched, so it never becomes another slot's number),
+`description` (what the slot holds, for the cloud LLM's tool schema; default: the `ask` question).
 
 Errors are `SkillSpecError` naming the file and line, so a broken skill can be skipped with a
 message the author can act on.
@@ -37,7 +40,7 @@ from edge.core.errors import ConfigError
 from edge.skills.slots import SLOT_TYPES
 
 _INTENT_KEYS = {"description", "sentences", "slots", "costs_money", "context", "model_slots"}
-_SLOT_KEYS = {"type", "required", "ask", "values", "samples", "open", "default", "memory", "currency"}
+_SLOT_KEYS = {"type", "required", "ask", "values", "samples", "open", "default", "memory", "currency", "units", "description"}
 
 
 class SkillSpecError(ConfigError, ValueError):
@@ -56,6 +59,8 @@ class SlotSpec:
     default: str = ""  # words parsed when the slot is missing and nothing else fills it
     memory: str = ""  # a remembered fact ("home city") that fills the slot when it is missing
     currency: str = ""  # money slots: the currency meant when none is said
+    units: tuple[str, ...] = ()  # count slots: the nouns counted ("night", "nights")
+    description: str = ""  # what the slot holds, for the LLM's tool schema (edge/skills/tools.py); "" the `ask`
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,18 @@ def _slot(name: Any, body: Any, source: str, parent: _Mapping) -> SlotSpec:
         name=str(name), type=kind, required=required, ask=str(body.get("ask", "")).strip(),
         values=_values(body.get("values", []), source, body, name), samples=tuple(map(str, body.get("samples", []))),
         open=bool(body.get("open", False)), default=str(body.get("default", "")), memory=str(body.get("memory", "")),
-        currency=str(body.get("currency", "")),
+        currency=str(body.get("currency", "")), units=_units(body.get("units", []), source, body, name, kind),
+        description=str(body.get("description", "")).strip(),
     )
+
+
+def _units(raw: Any, source: str, body: _Mapping, slot: Any, kind: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item.strip() for item in raw):
+        raise SkillSpecError(f"{_at(source, body, 'units')}: 'units' of slot {slot!r} must be a list of words")
+    if kind == "count" and not raw:
+        raise SkillSpecError(f"{_at(source, body, 'type')}: count slot {slot!r} needs 'units', the nouns it counts "
+                             "(e.g. units: [night, nights])")
+    return tuple(item.strip().lower() for item in raw)
 
 
 def _values(raw: Any, source: str, body: _Mapping, slot: Any) -> dict[str, tuple[str, ...]]:

@@ -193,6 +193,7 @@ def _parse_past_to(words: Sequence[str], start: int) -> tuple[ClockTime, int, bo
         if start + used < len(words) and words[start + used] in ("minute", "minutes"):
             used += 1
     direction = words[start + used] if start + used < len(words) else ""
+    direction = "past" if direction == "pass" else direction  # "half pass six": how the recogniser often hears it
     hour = parse_number_words(words, start + used + 1) if direction in ("past", "after", "to") else None
     if hour is None or not isinstance(hour[0], int) or not 1 <= hour[0] <= 12:
         return None
@@ -220,6 +221,9 @@ def _parse_hour_minute(words: Sequence[str], start: int) -> tuple[int, int, int,
     minute, explicit = 0, False
     if hour >= 100 and words[start + used - 1] == "hundred":  # 'seventeen hundred'
         hour, minute, explicit = hour // 100, hour % 100, True
+    elif 100 <= hour < 2400 and "hundred" in words[start : start + used] and 0 < hour % 100 < 60:
+        # 'seven hundred thirty': "7:30" as a recogniser writes it ("730"), spelled by the normaliser
+        hour, minute, explicit = hour // 100, hour % 100, True
     elif following in _OCLOCK:
         used, explicit = used + 1, True
     elif (minutes := _parse_minutes(words, start + used)) is not None:
@@ -244,6 +248,8 @@ def _parse_minutes(words: Sequence[str], start: int) -> tuple[int, int] | None:
 
 def _parse_meridiem(words: Sequence[str], start: int) -> tuple[str | None, int]:
     word = words[start] if start < len(words) else ""
+    if word == "m":  # "six am" as the recogniser often writes it ("6M."): the "a" runs into the number
+        return "am", 1
     return (word, 1) if word in ("am", "pm") else (None, 0)
 
 

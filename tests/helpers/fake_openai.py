@@ -13,6 +13,11 @@ and `finish_reason`, then `data: [DONE]\\n\\n`. Modes:
     endless   tokens forever, never [DONE]
     huge      a 50,000-character answer
     json      one plain JSON chat.completion (a server that ignores "stream": true)
+    tool_calls  the model calls tools instead of answering: `tool_calls` [(name, arguments JSON)],
+              streamed in OpenAI's documented chunk shape (`openai_tool_chunks`); any `answer` text
+              comes first, as a model that says "Sure." before acting
+    replay    the events of a recorded exchange (`recording`, a .sse file), one HTTP chunk each,
+              byte for byte (tests/helpers/recordings/: a capture of llama.cpp's server)
 """
 
 from __future__ import annotations
@@ -21,13 +26,19 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 
 class FakeOpenAI:
-    def __init__(self, mode: str = "ok", answer: str = "Paris is the capital of France. It is on the Seine.", failures: int = 10**9):
+    def __init__(self, mode: str = "ok", answer: str = "Paris is the capital of France. It is on the Seine.", failures: int = 10**9,
+                 tool_calls: list[tuple[str, str]] | None = None, recording: Path | None = None):
         self.mode = mode
         self.answer = answer
         self.failures = failures
+        self.tool_calls = list(tool_calls or [])
+        self.recording = recording
         self.requests: list[dict] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -60,6 +71,37 @@ def chunk_json(content: str | None, finish: str | None = None, role: bool = Fals
         "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }
     return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def openai_tool_chunks(calls: list[tuple[str, str]], piece_chars: int = 6, role: bool = True) -> list[bytes]:
+    """Tool calls as api.openai.com streams them (its documented shape, compact JSON): the first delta
+    of each call has role (first call only), content null, index, id, type, name and arguments "";
+    then argument fragments by index; then an empty delta with finish_reason "tool_calls"."""
+    ident, created, model, fingerprint = "chatcmpl-CL6cYk3vD1mR8pQ2xW4nT7bZ9aEfG", 1796620484, "gpt-4o-mini-2024-07-18", "fp_51db84afab"
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                "service_tier": "default", "system_fingerprint": fingerprint,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+
+    events = []
+    for index, (name, arguments) in enumerate(calls):
+        first = {"tool_calls": [{"index": index, "id": f"call_q7Yd2nVfR3kLm9XcT4bWs{index:03d}", "type": "function",
+                                 "function": {"name": name, "arguments": ""}}]}
+        if index == 0 and role:
+            first = {"role": "assistant", "content": None, **first, "refusal": None}
+        events.append(chunk(first))
+        events += [chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[start : start + piece_chars]}}]})
+                   for start in range(0, len(arguments), piece_chars)]
+    events.append(chunk({}, "tool_calls"))
+    return events
+
+
+def recorded_events(path: Path) -> list[bytes]:
+    """A recorded SSE body split into its events (each ends with a blank line)."""
+    raw = path.read_bytes()
+    return [event + b"\n\n" for event in raw.split(b"\n\n") if event]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,6 +155,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, mode: str) -> None:
         fake = self.server.fake
+        if mode == "replay":
+            for event in recorded_events(fake.recording):
+                self._send(event)
+            self._send(b"")
+            return
+        if mode == "tool_calls":
+            if fake.answer:  # "Sure." before the calls, as some models say
+                self._send(chunk_json(None, role=True))
+                self._send(chunk_json(fake.answer))
+            for event in openai_tool_chunks(fake.tool_calls, role=not fake.answer):
+                self._send(event)
+            self._send(b"data: [DONE]\n\n")
+            self._send(b"")
+            return
         self._send(chunk_json(None, role=True))
         if mode == "malformed":
             self._send(b'data: {"id": "chatcmpl-1", "choices": [{"delta": {"content": "Hel\n\n')

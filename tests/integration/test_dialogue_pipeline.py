@@ -105,7 +105,9 @@ def active_frame(pipeline, session):
 
 
 def bookings(pipeline):
-    return pipeline.skills.skill_for("hotel_book").provider.bookings(pipeline.settings.dialogue.user)
+    """What was booked: hotel, night, price and currency of each booking (nights and guests left out)."""
+    rows = pipeline.skills.skill_for("hotel_book").provider.bookings(pipeline.settings.dialogue.user)
+    return [{key: row[key] for key in ("hotel", "night", "price", "currency")} for row in rows]
 
 
 def test_spoken_correction_changes_the_slot_and_the_booking(pipeline, user_voice):
@@ -147,9 +149,9 @@ def test_spoken_cancellation_of_an_offer_books_nothing(pipeline, user_voice):
     assert cancelled["dialogue"] == {"action": "cancel", "intent": "hotel_book", "slots": {}, "expects_follow_up": False}
     assert active_frame(pipeline, session) is None and not pipeline.dialogue.expects_follow_up(session)
 
-    # A late "yes" confirms nothing: the offer is gone, so the dialogue does not claim the turn.
+    # A late "yes" confirms nothing: the offer is gone (a bare yes with nothing pending is only acknowledged).
     late = pipeline.run_audio(spoken(user_voice, "Yes, please."), session=session).trace.to_dict()
-    assert late["route_rule"] != "dialogue"
+    assert late.get("dialogue", {}).get("action") != "confirm"
     assert not late["reply"].startswith("Booked")
     assert bookings(pipeline) == before
 

@@ -91,6 +91,35 @@ def test_the_supervisor_restarts_a_crashed_server(server):
     assert server.restarts >= 1 and server.pid != pid
 
 
+def test_the_real_server_streams_tool_calls_the_client_assembles(server):
+    """llama.cpp's own tool-call stream. Gemma 3 270M cannot choose a tool by itself: offered the tools with
+    tool_choice "auto" it answers in text. Told which tool to call, the server constrains its arguments to
+    the tool's JSON schema and streams a real tool call (tests/helpers/recordings/ holds one capture)."""
+    from edge.llm.client import LlmClient, LlmEndpoint, LlmRequest
+    from edge.skills.builtin.home import SmartHomeSkill
+    from edge.skills.declared import spec_of
+    from edge.skills.tools import intent_tool
+
+    dim = intent_tool(spec_of(SmartHomeSkill).intents["iot_hue_lightdim"])
+    messages = ({"role": "user", "content": "could you make it a bit cosier in the living room"},)
+    client = LlmClient(LlmEndpoint(server.base_url, read_timeout_seconds=TOTAL_TIMEOUT, total_timeout_seconds=TOTAL_TIMEOUT,
+                                   retries=0))
+    try:
+        forced = client.stream(LlmRequest(messages=messages, tools=(dim,), max_tokens=32, temperature=0.0,
+                                          tool_choice={"type": "function", "function": {"name": "iot_hue_lightdim"}}))
+        forced.wait_first()
+        assert "".join(forced) == ""
+        (call,) = forced.tool_calls
+        assert call.name == "iot_hue_lightdim" and call.id.startswith("call_")
+        assert set(call.args()) <= {"room", "level"}  # schema-constrained JSON, whatever the small model chose
+        auto = client.stream(LlmRequest(messages=messages, tools=(dim,), max_tokens=16, temperature=0.0))
+        auto.wait_first()
+        assert "".join(auto).strip() and auto.tool_calls == []
+    finally:
+        client.close()
+
+
+# Stops the module's server: keep it after every test that talks to it.
 def test_with_the_server_stopped_the_apology_comes_in_time_and_local_commands_still_work(pipeline, server):
     server.stop()
     started = time.monotonic()

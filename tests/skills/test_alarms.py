@@ -76,14 +76,15 @@ def test_timers(skill):
     assert say(skill, "alarm_set", "set a timer for an hour and a half") == "Timer set for 1 hour and 30 minutes."
     assert say(skill, "alarm_set", "timer for 90 seconds") == "Timer set for 1 minute and 30 seconds."
     assert say(skill, "alarm_set", "set a timer") == "How long should the timer be?"
-    assert say(skill, "alarm_query", "what timers do i have") == (
-        "You have 3 timers: 7:06 AM today, 7:15 AM today and 8:35 AM today."
+    assert say(skill, "alarm_query", "what timers do i have") == (  # what is left, not when they end
+        "You have 3 timers: 1 minute and 30 seconds left, 10 minutes left and 1 hour and 30 minutes left."
     )
     assert say(skill, "alarm_query", "what alarms do i have") == (
-        "You have no alarms set, but you have 3 timers: 7:06 AM today, 7:15 AM today and 8:35 AM today."
+        "You have no alarms set, but you have 3 timers: 1 minute and 30 seconds left, 10 minutes left and "
+        "1 hour and 30 minutes left."
     )
     assert say(skill, "alarm_remove", "cancel the timers") == (
-        "Removed 3 timers: 7:06 AM today, 7:15 AM today and 8:35 AM today."
+        "Cancelled 3 timers: timer for 1 minute and 30 seconds, timer for 10 minutes and timer for 1 hour and 30 minutes."
     )
 
 
@@ -126,7 +127,56 @@ def test_remove_all(skill):
         say(skill, "alarm_set", raw)
     assert say(skill, "alarm_remove", "cancel my alarms") == "Removed 2 alarms: 7:00 PM today and 7:00 AM tomorrow."
     assert say(skill, "alarm_remove", "remove all alarms") == "You have no alarms to remove."
-    assert say(skill, "alarm_query", "what timers are set") == "You have 1 timer: 7:10 AM today."
+    assert say(skill, "alarm_query", "what timers are set") == "5 minutes left on your timer."
+
+
+def reply(skill: AlarmSkill, intent: str, raw: str, now: datetime = NOW, target: str = "", **slots: str):
+    request = SkillRequest(intent=intent, text=normalize_utterance(raw), raw_text=raw, slots=slots, now=now, target=target)
+    return skill.handle(request)
+
+
+def test_named_timers_answer_what_is_left(skill):
+    egg = reply(skill, "alarm_set", "set an egg timer for 10 minutes")
+    assert egg.text == "Egg timer set for 10 minutes."
+    assert [(m.kind, m.name, m.actions["cancel"]) for m in egg.mentions] == [("timer", "egg timer", "alarm_remove")]
+    assert say(skill, "alarm_set", "set a timer for 20 minutes called pasta") == "Pasta timer set for 20 minutes."
+    later = NOW + timedelta(minutes=1, seconds=20)
+    assert say(skill, "alarm_query", "how long is left on the egg timer", now=later) == (
+        "About 9 minutes left on your egg timer.")
+    assert say(skill, "alarm_query", "how much time is left", now=later) == (
+        "You have 2 timers: about 9 minutes left on the egg timer and about 19 minutes left on the pasta timer.")
+    assert say(skill, "alarm_remove", "cancel the pasta timer", now=later) == "Cancelled your pasta timer."
+    assert say(skill, "alarm_query", "how long is left", now=later) == "About 9 minutes left on your egg timer."
+
+
+def test_a_target_is_the_timer_or_alarm_meant(skill):
+    timer = reply(skill, "alarm_set", "set a timer for 20 minutes").mentions[0]
+    alarm = reply(skill, "alarm_set", "set an alarm for 6 am").mentions[0]
+    assert (timer.kind, alarm.kind, alarm.name) == ("timer", "alarm", "alarm for 6:00 AM tomorrow")
+    later = NOW + timedelta(minutes=5)
+    assert reply(skill, "alarm_query", "how long is left", later, target=timer.ref).text == "15 minutes left on your timer."
+    assert reply(skill, "alarm_set", "no half past six instead", later, target=alarm.ref).text == (
+        "Okay, I moved your alarm to 6:30 AM tomorrow.")  # the AM of the alarm it moves, not 6:30 PM today
+    assert reply(skill, "alarm_set", "make it ten minutes later", later, target=alarm.ref).text == (
+        "Okay, I moved your alarm to 6:40 AM tomorrow.")
+    assert reply(skill, "alarm_set", "add five more minutes", later, target=timer.ref).text == (
+        "Okay, your timer now has 20 minutes left.")
+    assert reply(skill, "alarm_set", "make it an hour", later, target=timer.ref).text == (
+        "Okay, your timer now has 1 hour left.")
+    assert reply(skill, "alarm_set", "make it later", later, target=alarm.ref).ask_slot == "time"
+    assert reply(skill, "alarm_remove", "stop it", later, target=timer.ref).text == "Cancelled your timer for 1 hour."
+    assert reply(skill, "alarm_remove", "cancel it", later, target=timer.ref).text == (
+        "That one has already gone off or been removed.")
+    assert say(skill, "alarm_query", "what alarms do i have", now=later) == "You have 1 alarm: 6:40 AM tomorrow."
+
+
+def test_which_one_is_asked_and_answered_by_order(skill):
+    for raw in ("set a timer for 5 minutes", "set a timer for 10 minutes"):
+        say(skill, "alarm_set", raw)
+    asked = reply(skill, "alarm_remove", "cancel my timer")
+    assert asked.text == "Which timer should I remove? You have 2 timers: 5 minutes left and 10 minutes left."
+    assert len(asked.mentions) == 2
+    assert say(skill, "alarm_remove", "cancel the second timer") == "Cancelled your timer for 10 minutes."
 
 
 def test_same_time_every_day_removes_by_day(skill):
@@ -144,15 +194,15 @@ def test_alarms_survive_a_restart(settings):
     second = AlarmSkill(settings, clock=lambda: NOW)
     try:
         assert say(second, "alarm_query", "what alarms do i have") == (
-            "You have 1 alarm: 7:00 AM tomorrow. You also have 1 timer: 7:15 AM today."
+            "You have 1 alarm: 7:00 AM tomorrow. You also have 1 timer: 10 minutes left."
         )
     finally:
         second.close()
     with sqlite3.connect(settings.database_path) as connection:
-        rows = connection.execute("SELECT fire_at, label, created FROM alarms ORDER BY id").fetchall()
+        rows = connection.execute("SELECT fire_at, label, created, name FROM alarms ORDER BY id").fetchall()
     assert rows == [
-        ("2026-11-30T07:00:00-08:00", "alarm", "2026-11-29T07:05:00-08:00"),
-        ("2026-11-29T07:15:00-08:00", "timer", "2026-11-29T07:05:00-08:00"),
+        ("2026-11-30T07:00:00-08:00", "alarm", "2026-11-29T07:05:00-08:00", ""),
+        ("2026-11-29T07:15:00-08:00", "timer", "2026-11-29T07:05:00-08:00", ""),
     ]
 
 
@@ -211,6 +261,7 @@ def test_shared_store_is_not_closed_by_the_skill(tmp_path):
     ("text", "expected"),
     [
         ("seven am", ClockTime(7, 0, "am")),
+        ("for six m", ClockTime(6, 0, "am")),  # "six am" as Whisper often writes it: "6M."
         ("five thirty pm", ClockTime(5, 30, "pm")),
         ("at seven oh five", ClockTime(7, 5)),
         ("at nineteen forty five", ClockTime(19, 45)),

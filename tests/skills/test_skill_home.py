@@ -158,3 +158,31 @@ def test_without_a_backend_the_skill_says_so_and_claims_nothing(model, tmp_path)
         assert reply.text.startswith("No smart-home hub is set up on this speaker: set home.backend")
     finally:
         loaded.close()
+
+
+def test_the_room_a_request_came_from_is_the_room_meant(broker, listener, model, tmp_path):
+    """A satellite's area reaches the skill: "turn on the lights" from the kitchen means the kitchen; a
+    room said wins; "turn them off" acts on the lights just switched."""
+    settings = Settings(skills=SkillSettings(database_path=str(tmp_path / "edge.sqlite3"), entry_points=False),
+                        home=HomeSettings(backend="mqtt", mqtt_port=broker))
+    loaded = load_skills(settings)
+    dialogue = DialogueManager(settings.dialogue, loaded.registry, loaded.context.memory, loaded.context.clock)
+    script = [
+        ("kitchen-satellite", "Kitchen", "turn on the lights", "Turning on the kitchen lights.",
+         "edge/home/kitchen/light/set", {"state": "ON"}),
+        ("kitchen-satellite", "Kitchen", "turn on the bedroom light", "Turning on the bedroom lights.",
+         "edge/home/bedroom/light/set", {"state": "ON"}),
+        ("kitchen-satellite", "Kitchen", "turn it off", "Turning off the bedroom lights.",
+         "edge/home/bedroom/light/set", {"state": "OFF"}),
+        ("lounge-satellite", "lounge", "switch off the lights", "Turning off the living room lights.",
+         "edge/home/living_room/light/set", {"state": "OFF"}),
+        ("den-satellite", "Den", "lights on", "Turning on the den lights.", "edge/home/den/light/set", {"state": "ON"}),
+    ]
+    try:
+        for session, area, said, reply, topic, payload in script:
+            answer = dialogue.respond(dialogue.interpret(model.predict(said), said, session, area))
+            assert answer.text == reply, said
+            assert listener.get(timeout=5) == (topic, payload)
+        assert listener.empty()
+    finally:
+        loaded.close()

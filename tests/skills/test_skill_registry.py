@@ -66,9 +66,10 @@ def test_builtin_skills(builtins):
     reply = builtins.handle(request("qa_maths", "What is 2 to the power of 20 plus 20 squared plus 20?"))
     assert reply == SkillReply(text="2 to the power of 20 plus 20 squared plus 20 is 1048996.", skill="calculator")
     assert builtins.handle(request("datetime_query", "What time is it?")) == SkillReply(text="It's 7:05 AM.", skill="clock")
-    assert builtins.handle(request("alarm_set", "Wake me up at 7 a.m.")) == SkillReply(
-        text="Alarm set for 7:00 AM tomorrow.", skill="alarms"
-    )
+    alarm = builtins.handle(request("alarm_set", "Wake me up at 7 a.m."))
+    assert (alarm.text, alarm.skill) == ("Alarm set for 7:00 AM tomorrow.", "alarms")
+    assert [(m.kind, m.name, m.actions["cancel"]) for m in alarm.mentions] == [
+        ("alarm", "alarm for 7:00 AM tomorrow", "alarm_remove")]  # what "cancel it" refers to next
     assert builtins.handle(request("alarm_query", "What alarms do I have?")).text == "You have 1 alarm: 7:00 AM tomorrow."
 
 

@@ -3,6 +3,10 @@
 `ClockSkill` answers `datetime_query` ("what time is it", "what's the date today", "what time
 is it in tokyo") and simple `datetime_convert` ("five pm eastern in pacific time"). How times
 are said lives in edge/skills/phrasing.py, shared with every skill.
+
+`datetime_query` is declared (in code: its place slot lists every city `PLACES` knows) so that a
+follow-up carries it ("what time is it in London?" → "and in Sydney?") and the place it answered
+for is remembered ("what's the weather there?").
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from edge.core.settings import SkillSettings
-from edge.skills.base import Skill, SkillReply, SkillRequest
+from edge.skills.base import Mention, Skill, SkillReply, SkillRequest
 from edge.skills.phrasing import (
     _MONTHS,
     _NOT_PLACES,
@@ -27,6 +31,7 @@ from edge.skills.phrasing import (
     resolve_timezone,
     system_clock,
 )
+from edge.skills.spec import IntentSpec, SkillSpec, SlotSpec
 from edge.skills.timeparse import WEEKDAYS, find_clock_time, find_day
 
 logger = logging.getLogger(__name__)
@@ -41,15 +46,17 @@ class ClockSkill(Skill):
     def __init__(self, settings: SkillSettings | None = None, clock: Clock | None = None) -> None:
         self._zone = resolve_timezone((settings or SkillSettings()).timezone)
         self._clock = clock or system_clock(self._zone)
+        self.spec = CLOCK_SPEC
 
     def handle(self, request: SkillRequest) -> SkillReply:
         now = request_time(request, self._clock)
         words = request.text.split()
-        slot_words = [
+        declared = request.values.get("place")
+        slot_words = [] if declared is not None else [
             word for key in ("place_name", "time_zone") for word in request.slots.get(key, "").split()
             if word not in _NOT_PLACES
         ]
-        places = find_places(slot_words) or find_places(words)
+        places = [str(declared.value)] if declared is not None else find_places(slot_words) or find_places(words)
         if not places and slot_words:
             return SkillReply(text=f"Sorry, I don't know the time zone of {' '.join(slot_words)}.")
         if request.intent == "datetime_convert":
@@ -57,8 +64,10 @@ class ClockSkill(Skill):
             if converted is not None:
                 return SkillReply(text=converted)
         if places:
-            return SkillReply(text=_time_in(places[0], now))
-        return SkillReply(text=_local_answer(words + request.slots.get("date", "").split(), now))
+            return SkillReply(text=_time_in(places[0], now), mentions=(Mention("place", name=places[0]),))
+        day = request.values.get("date")  # "and tomorrow?" after "what's the date today": the day asked now
+        said = [word for word in words if word not in _DAY_WORDS] + day.text.split() if day is not None else words
+        return SkillReply(text=_local_answer(said + request.slots.get("date", "").split(), now))
 
     def _convert(
         self, request: SkillRequest, words: list[str], places: list[str], now: datetime
@@ -81,6 +90,20 @@ class ClockSkill(Skill):
             f"{format_clock(start)} in {place_title(places[0])} is "
             f"{format_clock(converted)} {where}{day}."
         )
+
+
+_DAY_WORDS = frozenset({"today", "tomorrow", "yesterday", "tonight"})
+# Zone names and abbreviations are read from the words by the skill itself, not declared as places
+# (declared values also bias speech recognition toward them: edge/asr/onnx/vocabulary.py).
+_ZONE_WORDS = frozenset({"eastern", "central", "mountain", "pacific", "est", "cst", "mst", "pst", "gmt", "utc", "cet",
+                         "ist", "jst", "uk"})
+CLOCK_SPEC = SkillSpec("clock", {"datetime_query": IntentSpec(
+    name="datetime_query", description="Say the time or the date, here or in a city.", context=True,
+    model_slots={"place": "place_name", "date": "date"},
+    slots={"place": SlotSpec("place", type="place", values={name: () for name in PLACES if name not in _ZONE_WORDS}),
+           "date": SlotSpec("date", type="date")},
+    source=__file__,
+)}, description="The time and the date, here or in a city.", path=__file__)
 
 
 def _time_in(place: str, now: datetime) -> str:

@@ -4,15 +4,22 @@ Commands go to the backend named by `home.backend` (edge/skills/builtin/home_bac
 broker or Home Assistant's REST API. With no backend the skill says so (and does not take
 sentence matches away from other routes). Brightness is remembered per room so that "dim the
 lights" can send an absolute level, as MQTT JSON lights expect.
+
+The room is the one said; else the room the request came from (`SkillRequest.area`: a satellite's
+area, so "turn on the lights" from the kitchen satellite means the kitchen); else `home.default_room`.
+Each reply names the lights or plug it switched (`SkillReply.mentions`), so "turn them off" or "make
+it brighter" next acts on the same room.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from edge.skills.base import SkillReply, SkillRequest
+from edge.core.text.normalize import normalize_utterance
+from edge.skills.base import Mention, SkillReply, SkillRequest
 from edge.skills.builtin.home_backends import HomeBackend, HomeCommand, HomeError, make_backend
 from edge.skills.declared import DeclaredSkill, SkillContext
+from edge.skills.matcher import read_slot
 
 COLORS = {
     "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255),
@@ -20,6 +27,8 @@ COLORS = {
     "pink": (255, 105, 180),
 }
 _STEP = 64  # brightness change for "dim" / "brighter" without a level (of 255)
+_LIGHT_INTENTS = {"on": "iot_hue_lighton", "off": "iot_hue_lightoff", "cancel": "iot_hue_lightoff"}
+_PLUG_INTENTS = {"on": "iot_wemo_on", "off": "iot_wemo_off", "cancel": "iot_wemo_off"}
 NO_BACKEND = "No smart-home hub is set up on this speaker: set home.backend to mqtt or home-assistant."
 
 
@@ -62,8 +71,15 @@ class SmartHomeSkill(DeclaredSkill):
         return self._send(request, "plug", "off", "Turning off the {room} plug.")
 
     def _room(self, request: SkillRequest) -> str:
+        """The room said, else the room the request came from, else `home.default_room`."""
         value = request.values.get("room")
-        return str(value.value) if value is not None else self.context.settings.home.default_room
+        if value is not None:
+            return str(value.value)
+        if request.area:
+            slot = self.spec.intents[request.intent].slots.get("room")
+            known = read_slot(slot, normalize_utterance(request.area).split(), self.now(request)) if slot else None
+            return str(known.value) if known is not None else normalize_utterance(request.area)
+        return self.context.settings.home.default_room
 
     def _level(self, request: SkillRequest, step: int) -> int:
         """Brightness 0-255: a said percentage, else the remembered level moved by `step`."""
@@ -84,4 +100,7 @@ class SmartHomeSkill(DeclaredSkill):
             return SkillReply(f"Sorry, I couldn't reach the {room} {device}.", error=str(error))
         if brightness is not None:
             self.memory.set_state(f"brightness:{room}", str(brightness))
-        return SkillReply(said.format(room=room))
+        intents = _PLUG_INTENTS if device == "plug" else _LIGHT_INTENTS
+        thing = Mention("plug" if device == "plug" else "light", ref=room, name=f"{room} {device}",
+                        actions=dict(intents), slots={"room": room})
+        return SkillReply(said.format(room=room), mentions=(thing,))
