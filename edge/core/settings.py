@@ -40,7 +40,8 @@ class AsrSettings:
     cpu_threads: int = 2  # threads for the encoder (the decoder runs one token at a time on one)
     beam_size: int = 1  # faster-whisper: 1 is greedy decoding (the ONNX path is always greedy)
     language: str = "en"  # the language Whisper is told to transcribe
-    onnx_dir: str = ""  # onnx-whisper: exported graphs; empty: ~/.cache/edge/whisper-onnx/tiny.en-int8 (make whisper-onnx)
+    onnx_dir: str = ""  # onnx-whisper: the graphs' folder; empty: ~/.cache/edge/whisper-onnx/tiny.en-int8
+    build_onnx: bool = True  # onnx-whisper: build missing or stale graphs from the CTranslate2 model on first use (~10 s, once)
     min_context_seconds: float = 12.0  # onnx-whisper: the encoder hears at least this much audio (padded)
     context_padding_seconds: float = 0.5  # onnx-whisper: padding after the request's end
     pad_with_silence: bool = False  # onnx-whisper: pad the context with silent audio, not zero features
