@@ -80,7 +80,7 @@ class ScreenRegistry:
             from zeroconf import DNSQuestionType
             from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
         except ImportError as error:
-            raise ImportError("finding screens needs zeroconf and aiohttp: pip install -e '.[cast]'") from error
+            raise ImportError("finding screens needs zeroconf and aiohttp (runtime dependencies): pip install -e .") from error
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS))
         self._zeroconf = AsyncZeroconf(**zeroconf_options(self.settings.interface))
         # QM: ask for multicast answers. A unicast answer to port 5353 reaches only one of the sockets

@@ -44,7 +44,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     ask.add_argument("--out", type=Path, help="write the spoken reply to this WAV (with --batch: a folder)")
     ask.add_argument(
         "--cast", action="store_true",
-        help="cast the reply's card (a list, a table) to a paired screen found with mDNS (needs the cast extra)",
+        help="cast the reply's card (a list, a table) to a paired screen found with mDNS",
     )
     ask.add_argument(
         "--screen-wait", type=float, default=3.0, metavar="SECONDS",
@@ -67,7 +67,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true", help="print each turn's trace as one JSON line")
     run.add_argument(
         "--no-cast", action="store_true",
-        help="never cast cards to screens (by default, with the cast extra installed and cast.enabled, "
+        help="never cast cards to screens (by default, with cast.enabled, "
         "a reply's card goes to the nearest paired screen: see `edge cast pair`)",
     )
     run.set_defaults(handler=_run_main_job)
