@@ -95,7 +95,7 @@ class ScreenRegistry:
                 self._chromecasts = ChromecastBrowser(self.zeroconf, asyncio.get_running_loop(), self._set)
                 self._chromecasts.start()
             except ImportError as error:
-                logger.warning("%s; Chromecasts are not listed", error)
+                logger.info("%s; Chromecasts are not listed (companions are)", error)  # an optional extra: no warning
                 self._chromecasts = None
         self._probe_task = asyncio.create_task(self._probe_forever())
 
