@@ -13,7 +13,10 @@ import logging
 import sys
 
 from edge.core.errors import ExitCode
+from edge.core.notify import Notifier
 from edge.core.settings import Settings
+from edge.runtime.metrics import Metrics, metrics_endpoint
+from edge.runtime.watchdog import feed_from_event_loop
 from firmware_bridge.simulator import add_simulator_arguments, simulate
 
 logger = logging.getLogger(__name__)
@@ -64,18 +67,19 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         return ExitCode.BAD_INPUT
     settings = dataclasses.replace(settings, bridge=bridge)
     try:
-        return asyncio.run(_serve(settings))
+        with metrics_endpoint(settings.metrics) as metrics:
+            return asyncio.run(_serve(settings, metrics))
     except KeyboardInterrupt:
         return 0
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, metrics: Metrics | None = None) -> int:
     from edge.runtime.turn import Turn
     from firmware_bridge.engine import TurnEngine
     from firmware_bridge.server import BadUriError, WyomingServer
 
     try:
-        turn = await asyncio.to_thread(Turn.load, settings)
+        turn = await asyncio.to_thread(Turn.load, settings, on_trace=metrics.observe if metrics else None)
     except Exception as error:  # model loading failures all reach the user as one line
         logger.debug("turn load failed", exc_info=True)
         print(f"edge bridge serve: cannot start: {error}", file=sys.stderr)
@@ -90,12 +94,19 @@ async def _serve(settings: Settings) -> int:
         engine.close()
         turn.close()
         return ExitCode.FAILED
+    if metrics is not None:
+        metrics.watch_alerts(server.alerts)
     print(f"edge bridge serve: Wyoming on port {port} (models loaded)", flush=True)
+    notifier = Notifier.from_environment()
+    notifier.ready(f"Wyoming on port {port}")
+    watchdog = asyncio.create_task(feed_from_event_loop(notifier))
     try:
         await server.serve_forever()
     except asyncio.CancelledError:
         pass
     finally:
+        notifier.stopping()
+        watchdog.cancel()
         await server.close()
         engine.close()
         turn.close()

@@ -59,6 +59,8 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         "plays the bundled demo conversation through the whole pipeline. Replies go to --out-dir.",
     )
     run.add_argument("--demo", action="store_true", help="play the bundled demo even if a microphone exists")
+    run.add_argument("--listen", action="store_true",
+                     help="the microphone or nothing: exit with 3 when there is none (the service runs this; never the demo)")
     run.add_argument(
         "--input", type=Path, metavar="FILE",
         help="run the live loop (wake word, VAD, ASR, replies) over this recording as if it were the microphone",
@@ -208,6 +210,10 @@ def _run_main_job(args: argparse.Namespace, settings: Settings) -> int:
             from edge.cli.live import run_microphone
 
             return run_microphone(args, settings)
+        if args.listen:
+            print("edge run: no microphone found (install the audio extra and PortAudio: see docs/live.md)",
+                  file=sys.stderr)
+            return ExitCode.UNAVAILABLE
         print("edge run: no microphone found; playing the bundled demo conversation "
               "(`edge run --input FILE.wav` runs the live loop over a recording).")
     with tempfile.TemporaryDirectory(prefix="edge-demo-") as scratch:
