@@ -8,6 +8,7 @@
     edge devices show | bench                # the board and its providers
     edge service install | uninstall | unit  # a systemd service with a watchdog (edge/cli/service.py)
     edge doctor                              # is this speaker healthy? one-line fixes (edge/cli/doctor.py)
+    edge update PACKAGE | --rollback         # a signed intent model: verify, self-check, swap (edge/cli/update.py)
 
 Every handler gets `(args, settings)` and returns an exit code; an `EdgeError` that escapes one
 is printed as one line (its message says how to fix it) with the error's exit code. The old flat
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "edge.cli.turns", "edge.cli.chat", "edge.cli.skills", "edge.cli.cast", "edge.cli.bridge", "edge.cli.data",
     "edge.cli.devices", "edge.cli.service", "edge.cli.doctor",
+    "edge.cli.update",
 )
 # Old command -> its new words (kept for one release).
 RENAMED: dict[str, tuple[str, ...]] = {
