@@ -64,25 +64,39 @@ def test_the_graphs_have_the_torch_exports_int8_weights_and_give_its_transcripts
         assert free.transcribe(samples).text == torch_made.transcribe(samples).text
 
 
-def test_a_build_runs_without_torch_or_distill_and_says_so_on_one_line(tmp_path):
+def test_a_build_runs_without_torch_or_distill(tmp_path):
     code = (
-        "import json, logging, sys\n"
+        "import json, sys\n"
         "from pathlib import Path\n"
-        "logging.basicConfig(level=logging.WARNING, format='%(message)s')\n"
-        "from edge.asr.onnx.build import prepared_graphs\n"
-        "from edge.core.settings import AsrSettings\n"
-        f"prepared_graphs(AsrSettings(onnx_dir={str(tmp_path / 'out')!r}))\n"
+        "from edge.asr import bundled_whisper_dir\n"
+        "from edge.asr.onnx.build import build\n"
+        f"build(bundled_whisper_dir(), Path({str(tmp_path / 'out')!r}))\n"
         "print(json.dumps(sorted(m for m in ('torch', 'transformers', 'distill') if m in sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
-    lines = done.stderr.splitlines()
-    assert lines[0].startswith("building the Whisper ONNX graphs from ") and "first use only" in lines[0]
-    assert lines[1].startswith("built the Whisper ONNX graphs in ") and len(lines) == 2  # no quantizer chatter
     manifest = read_manifest(tmp_path / "out")
     assert manifest["builder"].startswith("edge.asr.onnx.build") and manifest["quantization"]["weights"] == "int8"
     assert problem(tmp_path / "out", bundled_whisper_dir() / "model.bin", deep=True) is None
+
+
+def test_the_runtime_builds_in_a_child_process_and_says_so_on_two_lines(tmp_path):
+    code = (
+        "import logging\n"
+        "logging.basicConfig(level=logging.WARNING, format='%(message)s')\n"
+        "from edge.asr.onnx.build import prepared_graphs\n"
+        "from edge.core.settings import AsrSettings\n"
+        f"prepared_graphs(AsrSettings(onnx_dir={str(tmp_path / 'out')!r}))\n"
+        # VmHWM: this process's own peak (ru_maxrss would carry the peak of the pytest process it was forked from)
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("building the Whisper ONNX graphs from ") and "first use only" in lines[0]
+    assert lines[1].startswith("built the Whisper ONNX graphs in ") and len(lines) == 2  # no quantizer chatter
+    assert int(done.stdout) < 300  # MiB: the build's memory was the child's, not this process's
 
 
 def test_the_graphs_are_what_the_engine_loads(built):

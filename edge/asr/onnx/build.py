@@ -1,14 +1,14 @@
 """Build the Whisper ONNX graphs on the device, from the CTranslate2 weights: no torch.
 
-    folder = prepared_graphs(settings.asr)        # builds on first use, then reuses the cache
+    folder = prepared_graphs(settings.asr)        # builds on first use (in a child process), then reuses the cache
     python -m edge.asr.onnx.build [--model-dir DIR] [--out DIR] [--force]
 
 `convert_ct2_to_openai` (ct2.py) reads the bundled tiny.en, graphs.py writes the encoder and the
 one-step decoder with `onnx.helper`, onnxruntime's dynamic quantizer makes the weights INT8
 (devices/quantize.py), and the folder is written beside its final place and renamed into it,
 manifest last, under a file lock: a half-written folder is never at the final path, and two
-processes starting together build once. About 10 s and 0.8 GB of memory on a 2-core x86 box;
-the folder holds 62 MB.
+processes starting together build once. About 10 s and 0.9 GB of memory on a 2-core x86 box (in a
+child process when the runtime builds); the folder holds 62 MB.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import gc
 import importlib.metadata
 import logging
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,7 +75,28 @@ def prepared_graphs(settings: AsrSettings) -> Path:
         raise AsrError(f"the Whisper ONNX graphs in {folder} cannot be used ({reason}); build them with "
                        "`python -m edge.asr.onnx.build` or set asr.build_onnx=true")
     logger.info("Whisper ONNX graphs in %s: %s", folder, reason)
-    return build(source_dir(settings), folder)
+    return build_in_child(source_dir(settings), folder)
+
+
+def build_in_child(model_dir: Path, out_dir: Path) -> Path:
+    """`build` in a child process, its progress lines passed on: the build's transient 0.9 GB stay
+    out of the speaker's own peak memory, and a build killed for memory leaves the speaker running
+    (on faster-whisper)."""
+    command = [sys.executable, "-m", "edge.asr.onnx.build", "--model-dir", str(model_dir), "--out", str(out_dir),
+               "--plain-log"]
+    try:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except OSError as error:
+        raise WhisperBuildError(f"cannot start the Whisper ONNX build ({error})") from error
+    lines = []
+    for line in child.stderr or ():
+        lines.append(line.rstrip())
+        logger.warning("%s", lines[-1])  # the build's own progress lines, at the CLI's default level
+    code = child.wait()
+    if code != 0 or problem(out_dir, model_dir / "model.bin") is not None:
+        last = lines[-1] if lines else "no output"
+        raise WhisperBuildError(f"the Whisper ONNX build exited with {code} ({last.removeprefix('edge: ')})")
+    return out_dir
 
 
 def build(model_dir: Path, out_dir: Path, quantize: bool = True, force: bool = False,
@@ -175,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=f"output folder (default: {default_onnx_dir()})")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights (no INT8 quantization)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the folder is up to date")
+    parser.add_argument("--plain-log", action="store_true", help=argparse.SUPPRESS)  # a runtime's child: bare lines
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING if args.plain_log else logging.INFO,
+                        format="%(message)s" if args.plain_log else "%(levelname)s %(name)s: %(message)s")
     model_dir = args.model_dir or bundled_whisper_dir()
     out = args.out or default_onnx_dir(quantized=not args.fp32)
     try:
