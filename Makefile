@@ -33,11 +33,11 @@ portaudio:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libportaudio2 >/dev/null; } || \
 		echo "make: could not install libportaudio2 (not root?); the sound-device tests will skip"
 
-# The fast ASR path: the bundled Whisper tiny.en exported to ONNX INT8 (needs torch, so the test
-# extra) into ~/.cache/edge/whisper-onnx/; a no-op when it is up to date. Without it, asr.engine
-# onnx-whisper falls back to faster-whisper (and says so).
-whisper-onnx: $(VENV)/.test
-	$(PY) -m distill.whisper_export
+# The fast ASR path: the bundled Whisper tiny.en as ONNX INT8 graphs in ~/.cache/edge/whisper-onnx/,
+# built by the runtime itself (no torch; `edge run` does the same on first use); a no-op when they
+# are up to date. `python -m distill.whisper_export` is the PyTorch reference they are checked against.
+whisper-onnx: $(VENV)/.runtime
+	$(PY) -m edge.asr.onnx.build
 
 # Debian's chromium for the companion-page tests (Playwright is pointed at it; it never downloads
 # a browser). Installed only when missing; without it those tests skip and say why.

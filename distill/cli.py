@@ -10,6 +10,8 @@ distill run CONFIG.yaml              the whole chain: teacher -> distilled stude
 distill promote CANDIDATE --deployed DIR
                                      swap in a bundle only if no regression set gets worse
 distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)
+distill keygen KEY                   an Ed25519 key pair for signing bundles (KEY, KEY.pub)
+distill sign BUNDLE --key KEY        a signed BUNDLE.tar.zst for `edge update` (also: promote --sign KEY)
 """
 
 from __future__ import annotations
@@ -229,6 +231,7 @@ class EvalCommand:
 
 from distill.promote import PromoteCommand  # noqa: E402  (stdlib-only at import time)
 from distill.run import STAGES as STAGE_NAMES  # noqa: E402  (stdlib-only at import time)
+from distill.signing import KeygenCommand, SignCommand  # noqa: E402  (stdlib-only at import time)
 
 
 class RunCommand:
@@ -273,7 +276,8 @@ class RunCommand:
         return 0
 
 
-COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), RunCommand(), PromoteCommand())
+COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), RunCommand(), PromoteCommand(),
+            SignCommand(), KeygenCommand())
 
 
 def parser() -> argparse.ArgumentParser:

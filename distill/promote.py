@@ -327,6 +327,13 @@ class PromoteCommand:
             "--tolerance", type=float, default=0.0, help="allowed drop per metric, in its own unit (default 0)"
         )
         parser.add_argument("--dry-run", action="store_true", help="evaluate and record, replace nothing")
+        parser.add_argument("--sign", type=Path, metavar="KEY",
+                            help="after a promotion, pack the bundle signed with this Ed25519 key (distill keygen) for "
+                            "`edge update`")
+        parser.add_argument("--package", type=Path, metavar="OUT", help="with --sign: the package (default DIR.tar.zst)")
+        from distill.signing import add_sentence_options
+
+        add_sentence_options(parser, DEFAULT_REGISTRY, default_data_dir(), with_registry=False)
 
     def run(self, args: argparse.Namespace) -> int:
         from edge.nlu.bundle import BundleError, check_bundle_files, read_manifest
@@ -361,6 +368,10 @@ class PromoteCommand:
             install(args.candidate, args.deployed, record)
         path = write_record(args.deployed, record)
         self._print(checks, blocked, record, path, args.tolerance)
+        if args.sign is not None and not blocked and not args.dry_run:
+            from distill.signing import sign_after_promotion
+
+            print(sign_after_promotion(args))
         return REFUSED_EXIT if blocked else 0
 
     @staticmethod

@@ -1,4 +1,7 @@
-"""Export the bundled Whisper (CTranslate2 fp16) to ONNX for the device: encoder + one-step decoder, INT8.
+"""Export the bundled Whisper (CTranslate2 fp16) to ONNX through PyTorch: the reference for the runtime's own build.
+
+The runtime builds the same graphs without torch (edge/asr/onnx/build.py, on first use);
+this export is what they are checked against (tests/asr/test_asr_onnx_build.py, bench.asr_speed).
 
     python -m distill.whisper_export [--model-dir DIR] [--out DIR] [--openai-checkpoint tiny.en.pt]
 
@@ -9,15 +12,14 @@ cross-attention keys/values come per layer, already split into heads),
 `tokenizer.json`, `config.json` and `whisper_onnx.json` (dimensions, the sha256 of the source
 model.bin, quantisation, the command and versions that made it). Both graphs are quantised to
 INT8 (dynamic, MatMul and Gather weights) with onnxruntime. Nothing is rewritten when the folder
-already matches the source model (`make whisper-onnx` is cheap the second time).
+already matches the source model. The default folder is the reference's own
+(~/.cache/edge/whisper-onnx/tiny.en-torch-int8), never the runtime's cache.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
-import json
 import logging
 import shutil
 import sys
@@ -28,36 +30,21 @@ import numpy as np
 import torch
 
 from distill.whisper_torch import TorchWhisper, convert_ct2_to_openai, save_openai_checkpoint
-from edge.asr.onnx.artifacts import MANIFEST, ONNX_FORMAT_VERSION, default_onnx_dir, read_manifest
+from edge.asr.onnx.artifacts import FP32, INT8, default_onnx_dir, problem, read_manifest, source_fields, write_manifest
 
 logger = logging.getLogger(__name__)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# Per-channel encoder weights: per-tensor INT8 there turned the demo's "set an alarm" into "set in
-# the long" (per-channel in the decoder as well brought the error back).
-INT8 = {
-    "weights": "int8",
-    "method": "onnxruntime quantize_dynamic",
-    "op_types": ["MatMul", "Gather"],
-    "per_channel": {"encoder.onnx": True, "decoder.onnx": False},
-}
-FP32 = {"weights": "float32"}
+def reference_dir(quantized: bool = True) -> Path:
+    """Where the PyTorch export goes by default: beside the runtime's own build, never over it."""
+    return default_onnx_dir(quantized, model_name="tiny.en-torch")
 
 
 def up_to_date(model_dir: Path, out_dir: Path, quantize: bool) -> bool:
     manifest = read_manifest(out_dir)
     return (
-        manifest is not None
-        and manifest.get("format_version") == ONNX_FORMAT_VERSION
-        and manifest.get("source_sha256") == sha256(model_dir / "model.bin")
+        problem(out_dir, model_dir / "model.bin") is None
+        and manifest is not None
         and manifest.get("quantization") == (INT8 if quantize else FP32)
     )
 
@@ -156,16 +143,14 @@ def export(model_dir: Path, out_dir: Path, quantize: bool = True, openai_checkpo
                 shutil.copy(fp32 / name, final / name)
         for name in ("tokenizer.json", "config.json"):
             shutil.copy(model_dir / name, final / name)
-        manifest = {
-            "format_version": ONNX_FORMAT_VERSION,
+        write_manifest(final, {
             "dims": dims.__dict__,
-            "source": str(model_dir / "model.bin"),
-            "source_sha256": sha256(model_dir / "model.bin"),
+            **source_fields(model_dir / "model.bin"),
             "quantization": INT8 if quantize else FP32,
+            "builder": "distill.whisper_export (torch.onnx.export)",
             "command": " ".join([Path(sys.executable).name, "-m", "distill.whisper_export", *sys.argv[1:]]),
             "versions": {name: importlib.metadata.version(name) for name in ("torch", "onnx", "onnxruntime")},
-        }
-        (final / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        })
         if out_dir.exists():
             shutil.rmtree(out_dir)
         final.rename(out_dir)
@@ -178,13 +163,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m distill.whisper_export", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", type=Path, help="CTranslate2 Whisper folder (default: the bundled tiny.en)")
-    parser.add_argument("--out", type=Path, help=f"output folder (default: {default_onnx_dir()})")
+    parser.add_argument("--out", type=Path, help=f"output folder (default: {reference_dir()})")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights (no INT8 quantisation)")
     parser.add_argument("--openai-checkpoint", type=Path, help="also write an openai-whisper .pt checkpoint here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model_dir = args.model_dir or bundled_whisper_dir()
-    out = args.out or default_onnx_dir(quantized=not args.fp32)
+    out = args.out or reference_dir(quantized=not args.fp32)
     export(model_dir, out, quantize=not args.fp32, openai_checkpoint=args.openai_checkpoint)
     print(out)
     return 0

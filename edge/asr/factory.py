@@ -16,8 +16,8 @@ ENGINES = ("faster-whisper", "onnx-whisper", "openai-whisper")
 
 
 def create_asr(settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: SessionFactory | None = None):
-    """The engine `asr.engine` names. onnx-whisper falls back to faster-whisper, with a log line,
-    when its exported graphs are missing (`make whisper-onnx` builds them). `sessions`: the board's
+    """The engine `asr.engine` names. onnx-whisper builds its graphs on first use (edge/asr/onnx/build.py)
+    and falls back to faster-whisper, with a log line, when they cannot be built or loaded. `sessions`: the board's
     onnxruntime session factory (CPU only when None); faster-whisper runs on CTranslate2."""
     if settings.engine not in ENGINES:
         raise AsrError(f"unknown asr.engine {settings.engine!r}; choose one of {', '.join(ENGINES)}")

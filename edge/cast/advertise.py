@@ -65,7 +65,7 @@ class Advertiser:
         try:
             from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
         except ImportError as error:
-            raise ImportError("advertising a companion needs zeroconf: pip install -e '.[cast]'") from error
+            raise ImportError("advertising a companion needs zeroconf (a runtime dependency): pip install -e .") from error
         self._zeroconf = AsyncZeroconf(**zeroconf_options(self.interface))
         self._info = AsyncServiceInfo(
             SERVICE_TYPE, self.service_name, port=self.port, properties=self.txt, server=self.host_name,

@@ -109,7 +109,7 @@ class Companion:
         try:
             from aiohttp import web
         except ImportError as error:
-            raise ImportError("the companion needs aiohttp: pip install -e '.[cast]'") from error
+            raise ImportError("the companion needs aiohttp (a runtime dependency): pip install -e .") from error
         web_files = importlib.resources.files("edge.cast") / "web"
         self._static = {route: (web_files / name).read_bytes() for route, (name, _) in STATIC_FILES.items()}
         app = web.Application(client_max_size=self.limits.max_message_bytes,

@@ -81,7 +81,7 @@ class ScreenRegistry:
             from zeroconf import DNSQuestionType
             from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
         except ImportError as error:
-            raise ImportError("finding screens needs zeroconf and aiohttp: pip install -e '.[cast]'") from error
+            raise ImportError("finding screens needs zeroconf and aiohttp (runtime dependencies): pip install -e .") from error
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS))
         self._zeroconf = AsyncZeroconf(**zeroconf_options(self.settings.interface))
         # QM: ask for multicast answers. A unicast answer to port 5353 reaches only one of the sockets
@@ -96,7 +96,7 @@ class ScreenRegistry:
                 self._chromecasts = ChromecastBrowser(self.zeroconf, asyncio.get_running_loop(), self._set)
                 self._chromecasts.start()
             except ImportError as error:
-                logger.warning("%s; Chromecasts are not listed", error)
+                logger.info("%s; Chromecasts are not listed (companions are)", error)  # an optional extra: no warning
                 self._chromecasts = None
         self._probe_task = asyncio.create_task(self._probe_forever())
 

@@ -41,7 +41,7 @@ def _parser():
     try:
         from markdown_it import MarkdownIt
     except ImportError as error:
-        raise ImportError("rendering cards needs markdown-it-py: pip install -e '.[cast]'") from error
+        raise ImportError("rendering cards needs markdown-it-py (a runtime dependency): pip install -e .") from error
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     return parser.enable(["table", "strikethrough"])
 

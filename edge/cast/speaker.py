@@ -26,7 +26,7 @@ def start_speaker_caster(settings: CastSettings, wait_seconds: float = 0.0):
     try:
         from edge.cast.caster import CardCaster
     except ImportError as error:
-        logger.info("screen casting is off: the cast extra is not installed (%s)", error)
+        logger.warning("screen casting is off: %s; reinstall the runtime (pip install -e .)", error)
         return None
     try:
         caster = CardCaster(settings).start()

@@ -13,7 +13,10 @@ import logging
 import sys
 
 from edge.core.errors import ExitCode
+from edge.core.notify import Notifier
 from edge.core.settings import Settings
+from edge.runtime.metrics import Metrics, metrics_endpoint
+from edge.runtime.watchdog import feed_from_event_loop
 from firmware_bridge.simulator import add_simulator_arguments, simulate
 
 logger = logging.getLogger(__name__)
@@ -73,7 +76,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         return ExitCode.BAD_INPUT
     settings = dataclasses.replace(settings, bridge=bridge)
     try:
-        return asyncio.run(_serve(settings))
+        with metrics_endpoint(settings.metrics) as metrics:
+            return asyncio.run(_serve(settings, metrics))
     except KeyboardInterrupt:
         return 0
 
@@ -93,13 +97,13 @@ def _print_satellite_key(name: str, settings: Settings) -> int:
     return 0
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, metrics: Metrics | None = None) -> int:
     from edge.runtime.turn import Turn
     from firmware_bridge.engine import TurnEngine
     from firmware_bridge.server import BadUriError, WyomingServer, parse_tcp_uri
 
     try:
-        turn = await asyncio.to_thread(Turn.load, settings)
+        turn = await asyncio.to_thread(Turn.load, settings, on_trace=metrics.observe if metrics else None)
     except Exception as error:  # model loading failures all reach the user as one line
         logger.debug("turn load failed", exc_info=True)
         print(f"edge bridge serve: cannot start: {error}", file=sys.stderr)
@@ -119,11 +123,18 @@ async def _serve(settings: Settings) -> int:
     if not server.policy.restricted and host not in ("127.0.0.1", "::1", "localhost"):
         print(f"edge bridge serve: anyone who can reach {host} may use this server: set bridge.allowed_peers or a "
               "satellite secret (docs/security.md)", file=sys.stderr, flush=True)
+    if metrics is not None:
+        metrics.watch_alerts(server.alerts)
+    notifier = Notifier.from_environment()
+    notifier.ready(f"Wyoming on port {port}")
+    watchdog = asyncio.create_task(feed_from_event_loop(notifier))
     try:
         await server.serve_forever()
     except asyncio.CancelledError:
         pass
     finally:
+        notifier.stopping()
+        watchdog.cancel()
         await server.close()
         engine.close()
         turn.close()

@@ -11,15 +11,27 @@ from pathlib import Path
 
 from edge.cast.speaker import speaker_caster
 from edge.core.errors import ExitCode
+from edge.core.notify import Notifier
 from edge.core.settings import Settings
+from edge.runtime.metrics import metrics_endpoint
+from edge.runtime.watchdog import WatchedSource
 
 logger = logging.getLogger(__name__)
 
 
 
-def _printer(as_json: bool):
+def _printer(as_json: bool, notifier: Notifier | None = None, metrics=None):
+    turns = [0]
+
     def report(trace_object) -> None:
         trace = trace_object.to_dict()
+        if metrics is not None:
+            metrics.observe(trace)
+        if notifier is not None:  # `systemctl status edge` shows the last turn
+            turns[0] += 1
+            first_audio = trace.get("stages_ms", {}).get("end_of_speech_to_first_audio")
+            notifier.status(f"{turns[0]} turn(s); last: {trace.get('route')} via {trace.get('skill')}"
+                            + (f", first audio after {first_audio:.0f} ms" if first_audio is not None else ""))
         if as_json:
             print(json.dumps(trace, ensure_ascii=False), flush=True)
             return
@@ -53,14 +65,17 @@ def run_file(args: argparse.Namespace, settings: Settings) -> int:
     except AudioInputError as error:
         print(f"edge run: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    with speaker_caster(settings.cast) as caster:
-        loop = _load_loop(settings, args.json, caster=caster, follow_stream_clock=True)
+    notifier = Notifier.from_environment()
+    with speaker_caster(settings.cast) as caster, metrics_endpoint(settings.metrics) as metrics:
+        loop = _load_loop(settings, args.json, caster=caster, follow_stream_clock=True, notifier=notifier, metrics=metrics)
         if loop is None:
             return ExitCode.FAILED
         sink = FileSink(args.out_dir)
+        notifier.ready(f"reading {args.input}")
         try:
-            traces = loop.run(source, sink)
+            traces = loop.run(WatchedSource(source, notifier.pinger()), sink)
         finally:
+            notifier.stopping()
             loop.close()
     if not args.json:
         print(f"\n{len(traces)} turn(s) in {source.seconds:.1f} s of audio; replies written to {args.out_dir}/")
@@ -74,23 +89,27 @@ def run_microphone(args: argparse.Namespace, settings: Settings) -> int:
     from edge.listen.wake import PushToTalk
 
     activation = PushToTalk() if settings.live.activation == "push-to-talk" else None
-    with speaker_caster(settings.cast) as caster:
-        loop = _load_loop(settings, args.json, activation, caster)
+    notifier = Notifier.from_environment()
+    with speaker_caster(settings.cast) as caster, metrics_endpoint(settings.metrics) as metrics:
+        loop = _load_loop(settings, args.json, activation, caster, notifier=notifier, metrics=metrics)
         if loop is None:
             return ExitCode.FAILED
         if isinstance(loop.activation, PushToTalk):
             threading.Thread(target=_enter_presses, args=(loop.activation,), daemon=True).start()
             print("edge run: press Enter, then speak.", flush=True)
+            notifier.ready("press Enter, then speak")
         else:
             print(f"edge run: listening for the wake word {settings.wake.model!r}.", flush=True)
+            notifier.ready(f"listening for the wake word {settings.wake.model!r}")
         try:
-            loop.run(MicrophoneSource(settings.live), SpeakerSink(settings.live))
+            loop.run(WatchedSource(MicrophoneSource(settings.live), notifier.pinger()), SpeakerSink(settings.live))
         except AudioDeviceError as error:
             print(f"edge run: {error}", file=sys.stderr)
             return ExitCode.FAILED
         except KeyboardInterrupt:
             return 0
         finally:
+            notifier.stopping()
             loop.close()
     return 0
 
@@ -100,13 +119,17 @@ def _enter_presses(push_to_talk) -> None:
         push_to_talk.press()
 
 
-def _load_loop(settings: Settings, as_json: bool, activation=None, caster=None, follow_stream_clock: bool = False):
+def _load_loop(settings: Settings, as_json: bool, activation=None, caster=None, follow_stream_clock: bool = False,
+               notifier: Notifier | None = None, metrics=None):
     from edge.runtime.live import LiveLoop
 
     try:
-        return LiveLoop.load(settings, on_turn=_printer(as_json), activation=activation, caster=caster,
+        loop = LiveLoop.load(settings, on_turn=_printer(as_json, notifier, metrics), activation=activation, caster=caster,
                              on_alert=_alert_printer(as_json), follow_stream_clock=follow_stream_clock)
     except Exception as error:  # model loading failures all reach the user as one line
         logger.debug("live loop load failed", exc_info=True)
         print(f"edge: cannot start: {error}", file=sys.stderr)
         return None
+    if metrics is not None:
+        metrics.watch_alerts(loop.alerts)
+    return loop

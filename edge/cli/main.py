@@ -6,6 +6,9 @@
     edge bridge serve | satellite            # Wyoming satellites, Home Assistant, UART boards
     edge data privacy | flywheel             # what left the device, the training log
     edge devices show | bench                # the board and its providers
+    edge service install | uninstall | unit  # a systemd service with a watchdog (edge/cli/service.py)
+    edge doctor                              # is this speaker healthy? one-line fixes (edge/cli/doctor.py)
+    edge update PACKAGE | --rollback         # a signed intent model: verify, self-check, swap (edge/cli/update.py)
 
 Every handler gets `(args, settings)` and returns an exit code; an `EdgeError` that escapes one
 is printed as one line (its message says how to fix it) with the error's exit code. The old flat
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.core.errors import EdgeError, ExitCode
+from edge.core.journal import JournalFormatter
 from edge.core.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -33,7 +37,8 @@ logger = logging.getLogger(__name__)
 # `handler=fn(args, settings) -> int`.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "edge.cli.turns", "edge.cli.chat", "edge.cli.skills", "edge.cli.cast", "edge.cli.bridge", "edge.cli.data",
-    "edge.cli.devices",
+    "edge.cli.devices", "edge.cli.service", "edge.cli.doctor",
+    "edge.cli.update",
 )
 # Old command -> its new words (kept for one release).
 RENAMED: dict[str, tuple[str, ...]] = {
@@ -50,10 +55,7 @@ GROUP_DEFAULTS: dict[str, tuple[tuple[str, ...], str]] = {  # a group called wit
 def main(argv: Sequence[str] | None = None) -> int:
     argv = modernize(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose, args.log_format)
     try:
         return int(args.handler(args, settings_from_args(args)))
     except EdgeError as error:  # the one place a library error reaches the user: one line, its exit code
@@ -62,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(error.exit_code)
     except KeyboardInterrupt:
         return int(ExitCode.OK)
+
+
+def configure_logging(verbose: int, log_format: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JournalFormatter() if log_format == "journal" else
+                         logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
+                        handlers=[handler])
 
 
 def modernize(argv: list[str]) -> list[str]:
@@ -96,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one setting, e.g. --set asr.beam_size=2 (repeatable)",
     )
     common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    common.add_argument("--log-format", choices=("text", "journal"), default="text",
+                        help="journal: a syslog priority prefix per line, for systemd's journal (the service uses it)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(module_name).add_commands(commands, common)

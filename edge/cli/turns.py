@@ -44,7 +44,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     ask.add_argument("--out", type=Path, help="write the spoken reply to this WAV (with --batch: a folder)")
     ask.add_argument(
         "--cast", action="store_true",
-        help="cast the reply's card (a list, a table) to a paired screen found with mDNS (needs the cast extra)",
+        help="cast the reply's card (a list, a table) to a paired screen found with mDNS",
     )
     ask.add_argument(
         "--screen-wait", type=float, default=3.0, metavar="SECONDS",
@@ -59,6 +59,8 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         "plays the bundled demo conversation through the whole pipeline. Replies go to --out-dir.",
     )
     run.add_argument("--demo", action="store_true", help="play the bundled demo even if a microphone exists")
+    run.add_argument("--listen", action="store_true",
+                     help="the microphone or nothing: exit with 3 when there is none (the service runs this; never the demo)")
     run.add_argument(
         "--input", type=Path, metavar="FILE",
         help="run the live loop (wake word, VAD, ASR, replies) over this recording as if it were the microphone",
@@ -67,7 +69,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true", help="print each turn's trace as one JSON line")
     run.add_argument(
         "--no-cast", action="store_true",
-        help="never cast cards to screens (by default, with the cast extra installed and cast.enabled, "
+        help="never cast cards to screens (by default, with cast.enabled, "
         "a reply's card goes to the nearest paired screen: see `edge cast pair`)",
     )
     run.set_defaults(handler=_run_main_job)
@@ -208,6 +210,10 @@ def _run_main_job(args: argparse.Namespace, settings: Settings) -> int:
             from edge.cli.live import run_microphone
 
             return run_microphone(args, settings)
+        if args.listen:
+            print("edge run: no microphone found (install the audio extra and PortAudio: see docs/live.md)",
+                  file=sys.stderr)
+            return ExitCode.UNAVAILABLE
         print("edge run: no microphone found; playing the bundled demo conversation "
               "(`edge run --input FILE.wav` runs the live loop over a recording).")
     with tempfile.TemporaryDirectory(prefix="edge-demo-") as scratch:

@@ -45,7 +45,8 @@ class AsrSettings:
     cpu_threads: int = 2  # threads for the encoder (the decoder runs one token at a time on one)
     beam_size: int = 1  # faster-whisper: 1 is greedy decoding (the ONNX path is always greedy)
     language: str = "en"  # the language Whisper is told to transcribe
-    onnx_dir: str = ""  # onnx-whisper: exported graphs; empty: ~/.cache/edge/whisper-onnx/tiny.en-int8 (make whisper-onnx)
+    onnx_dir: str = ""  # onnx-whisper: the graphs' folder; empty: ~/.cache/edge/whisper-onnx/tiny.en-int8
+    build_onnx: bool = True  # onnx-whisper: build missing or stale graphs from the CTranslate2 model on first use (~10 s, once)
     min_context_seconds: float = 12.0  # onnx-whisper: the encoder hears at least this much audio (padded)
     context_padding_seconds: float = 0.5  # onnx-whisper: padding after the request's end
     pad_with_silence: bool = False  # onnx-whisper: pad the context with silent audio, not zero features
@@ -353,6 +354,36 @@ class DeviceSettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """What `edge service install` writes (docs/service.md); the paths are on the installed system."""
+
+    unit_name: str = "edge"  # the systemd unit: /etc/systemd/system/<unit_name>.service
+    command: str = "run"  # what the unit runs: run (the microphone: `edge run --listen`) | bridge (`edge bridge serve`)
+    user: str = ""  # run as this existing user; empty: a dynamic user of systemd's in the audio group
+    watchdog_seconds: int = 60  # WatchdogSec: systemd restarts the speaker when its loop stops for this long
+    start_timeout_seconds: int = 300  # TimeoutStartSec: the first start builds the Whisper graphs (~10 s on 2 cores)
+    config_path: str = "/etc/edge/edge.toml"  # the settings file the unit passes with --config
+    state_dir: str = "/var/lib/edge"  # skills database, screen pairings, intent model bundles (StateDirectory)
+    cache_dir: str = "/var/cache/edge"  # Whisper graphs built on first start (CacheDirectory, XDG_CACHE_HOME)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    port: int = 0  # /metrics (Prometheus text format) on this TCP port; 0: off (the service's edge.toml turns it on)
+    host: str = "127.0.0.1"  # the address it listens on: loopback unless Prometheus scrapes from elsewhere
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    trusted_keys_dir: str = "/etc/edge/trusted-keys"  # Ed25519 public keys (*.pub, PEM) a bundle's signature must match
+    models_dir: str = "/var/lib/edge/models"  # bundles live here; `current` and `previous` are links into it
+    latency_budget_ms: float = 50.0  # self-check: a new bundle's median time per query on this device must be below this
+    # self-check: share of the bundle's own regression sentences it must get right, whatever the package says (it
+    # must also be within 2 points of the accuracy it had when it was signed)
+    min_regression_accuracy: float = 0.5
+
+
+@dataclass(frozen=True)
 class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
@@ -373,6 +404,9 @@ class Settings:
     live: LiveSettings = field(default_factory=LiveSettings)
     stop: StopSettings = field(default_factory=StopSettings)
     device: DeviceSettings = field(default_factory=DeviceSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    update: UpdateSettings = field(default_factory=UpdateSettings)
 
 
 def load_settings(

@@ -68,6 +68,18 @@ class AlertScheduler:
         self._lock = threading.Lock()
         self._attempts: dict[tuple[str, int], int] = {}
         self._bad_rows: set[tuple[str, int]] = set()
+        self._outcomes: dict[tuple[str, str], int] = {}  # (kind, due|rung|given_up|missed) -> count, for /metrics
+        self._outcomes_lock = threading.Lock()
+
+    def outcomes(self) -> dict[tuple[str, str], int]:
+        """How many alerts of each kind fell due, were rung (heard), given up or missed, since start."""
+        with self._outcomes_lock:
+            return dict(self._outcomes)
+
+    def _count(self, alert: Alert, outcome: str) -> None:
+        with self._outcomes_lock:
+            key = (alert.kind, outcome)
+            self._outcomes[key] = self._outcomes.get(key, 0) + 1
 
     def due(self, now: datetime) -> list[Alert]:
         """Alerts due at `now` that were not announced yet, oldest first."""
@@ -85,13 +97,17 @@ class AlertScheduler:
         heard = []
         with self._lock:
             for alert in self.due(now):
+                if (alert.table, alert.ref) not in self._attempts:  # a retry is not due again
+                    self._count(alert, "due")
                 if now - alert.due > timedelta(seconds=self.late_seconds):
                     logger.warning("missed %s %d due at %s (the speaker was not running)", alert.kind, alert.ref,
                                    alert.due.isoformat())
+                    self._count(alert, "missed")
                     self._done(alert, now)
                     continue
                 outcome = self._try(alert)
                 if outcome is not None:
+                    self._count(alert, "rung" if outcome else "given_up")
                     self._done(alert, now)
                 if outcome:
                     heard.append(alert)

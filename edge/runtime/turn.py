@@ -114,6 +114,7 @@ class Turn:
         self, settings: Settings, nlu: IntentModel, skills: SkillRegistry, cascade: Cascade, dialogue: DialogueManager,
         asr=None, tts: PiperTts | None = None, skill_context: SkillContext | None = None,
         caster: CardCaster | None = None, skill_problems: list[str] | None = None,
+        on_trace: Callable[[TurnTrace], None] | None = None,
     ) -> None:
         self.settings = settings
         self.skill_problems = list(skill_problems or [])  # installed skills that were skipped, with the fix
@@ -125,14 +126,17 @@ class Turn:
         self._tts = tts  # None: replies are not spoken (edge chat, the bridge's `handle` service)
         self._skill_context = skill_context
         self._caster = caster  # started by the caller; None: cards stay speech-only
+        self._on_trace = on_trace  # told of every finished turn (edge/runtime/metrics.py counts them)
         self._interrupts: dict[str, threading.Event] = {}
         self._interrupts_lock = threading.Lock()
 
     @classmethod
     def load(cls, settings: Settings, with_asr: bool = True, with_tts: bool = True, clock: Callable[[], datetime] | None = None,
-             caster: CardCaster | None = None, media: MediaPlayer | None = None) -> Turn:
+             caster: CardCaster | None = None, media: MediaPlayer | None = None,
+             on_trace: Callable[[TurnTrace], None] | None = None) -> Turn:
         """Every model the turn needs, on this board's onnxruntime providers (devices.sessions).
-        `media`: the music player the skills drive (the live loop's; None: no music on this front end)."""
+        `media`: the music player the skills drive (the live loop's; None: no music on this front end).
+        `on_trace`: called with each turn's trace (the metrics endpoint counts them)."""
         sessions = SessionFactory.for_device(settings.device.profile, settings.device.providers)
         loaded = load_skills(settings, clock=clock, media=media)  # built-ins and entry points; skipped ones are logged
         nlu = IntentModel.for_device(settings.nlu, settings.device, sessions=sessions)  # or its NPU
@@ -144,7 +148,8 @@ class Turn:
         cascade = Cascade.load(settings, nlu.manifest, nlu.labels, tools=tuple(skill_tools(loaded.registry.skills)))
         dialogue = DialogueManager(settings.dialogue, loaded.registry, loaded.context.memory, loaded.context.clock,
                                    oos_label=nlu.manifest.oos_label)
-        return cls(settings, nlu, loaded.registry, cascade, dialogue, asr, tts, loaded.context, caster, loaded.problems)
+        return cls(settings, nlu, loaded.registry, cascade, dialogue, asr, tts, loaded.context, caster, loaded.problems,
+                   on_trace)
 
     def close(self) -> None:
         self._skills.close()
@@ -423,6 +428,11 @@ class Turn:
             trace.fail(error.code, error.text)
         # One structured line per turn (the journal's record of what the speaker did, and why).
         turn_log.info("%s", json.dumps(trace.to_dict(), ensure_ascii=False, default=str))
+        if self._on_trace is not None:
+            try:
+                self._on_trace(trace)
+            except Exception:  # an observer (metrics) must never fail a turn
+                logger.exception("turn observer failed")
         return TurnResult(trace=trace, events=events, reply_audio=audio)
 
     def _fail(self, request: _Request, error: Error) -> TurnResult:

@@ -22,7 +22,7 @@ JFK = Path(__file__).resolve().parents[3] / "shared" / "data" / "asr_testclips" 
 
 @pytest.fixture(scope="session")
 def onnx_dir():
-    """The exported graphs: built once into the cache (needs torch), reused afterwards."""
+    """The graphs: built once into the cache by the runtime (no torch), reused afterwards."""
     return ensure_whisper_onnx()
 
 
@@ -34,8 +34,7 @@ def onnx_asr(onnx_dir):
 
 
 def test_converted_weights_have_openai_whisper_names_and_split_fused_attention():
-    pytest.importorskip("torch", reason="the converter's model check needs the distill extra (torch)")
-    from distill.whisper_torch import convert_ct2_to_openai
+    from edge.asr.onnx.ct2 import convert_ct2_to_openai
 
     dims, state = convert_ct2_to_openai(bundled_whisper_dir() / "model.bin")
     assert (dims.n_audio_layer, dims.n_text_layer, dims.n_audio_state, dims.n_vocab) == (4, 4, 384, 51864)
@@ -147,11 +146,11 @@ def test_decoding_stops_at_the_token_cap_and_on_repetition():
     assert len(capped) == 2
 
 
-def test_missing_export_falls_back_to_faster_whisper_with_a_log_line(tmp_path, caplog):
+def test_missing_graphs_not_to_be_built_fall_back_to_faster_whisper_with_a_log_line(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="edge.asr"):
-        asr = create_asr(AsrSettings(engine="onnx-whisper", onnx_dir=str(tmp_path / "nothing")))
+        asr = create_asr(AsrSettings(engine="onnx-whisper", onnx_dir=str(tmp_path / "nothing"), build_onnx=False))
     assert isinstance(asr, WhisperAsr)
-    assert "make whisper-onnx" in caplog.text
+    assert "using faster-whisper instead" in caplog.text and "python -m edge.asr.onnx.build" in caplog.text
 
 
 def test_unknown_engine_and_missing_openai_whisper_say_how_to_fix():
@@ -174,7 +173,7 @@ def test_openai_whisper_reads_the_converted_checkpoint_and_agrees(tmp_path):
     assert asr.transcribe(samples).text == WhisperAsr(AsrSettings(compute_type="float32")).transcribe(samples).text
 
 
-def test_an_export_in_an_older_format_is_refused_with_how_to_rebuild(onnx_dir, tmp_path):
+def test_graphs_in_an_older_format_are_refused_with_how_to_rebuild(onnx_dir, tmp_path):
     import json
     import shutil
 
@@ -183,6 +182,6 @@ def test_an_export_in_an_older_format_is_refused_with_how_to_rebuild(onnx_dir, t
     stale = tmp_path / "stale"
     shutil.copytree(onnx_dir, stale)
     manifest = json.loads((stale / "whisper_onnx.json").read_text())
-    (stale / "whisper_onnx.json").write_text(json.dumps({**manifest, "format_version": 1}))
-    with pytest.raises(AsrError, match="make whisper-onnx"):
-        OnnxWhisperAsr(AsrSettings(onnx_dir=str(stale)))
+    (stale / "whisper_onnx.json").write_text(json.dumps({**manifest, "format_version": 3}))
+    with pytest.raises(AsrError, match=r"format 3, this runtime reads format 4.*python -m edge.asr.onnx.build"):
+        OnnxWhisperAsr(AsrSettings(onnx_dir=str(stale), build_onnx=False))

@@ -14,7 +14,7 @@ from edge.cast.screens import Screen
 from edge.core.events import Card, decode_event, encode_event
 from edge.core.settings import CastSettings, load_settings
 
-pytest.importorskip("markdown_it", reason="rendering cards needs the cast extra: pip install -e '.[cast]'")
+pytest.importorskip("markdown_it", reason="rendering cards needs markdown-it-py: pip install -e .")
 
 LIMITS = CardLimits()
 

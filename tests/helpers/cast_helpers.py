@@ -36,7 +36,7 @@ def unique(name: str) -> str:
 
 def cast_deps() -> None:
     for module in ("zeroconf", "aiohttp", "markdown_it"):
-        pytest.importorskip(module, reason="the casting tests need the cast extra: pip install -e '.[cast]'")
+        pytest.importorskip(module, reason="the casting tests need the runtime's casting dependencies: pip install -e .")
 
 
 def launch_chromium(playwright):

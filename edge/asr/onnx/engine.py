@@ -17,7 +17,8 @@ import numpy as np
 
 from devices.sessions import SessionError, SessionFactory
 from edge.asr.base import AsrError
-from edge.asr.onnx.artifacts import ONNX_FORMAT_VERSION, default_onnx_dir, is_current, missing_files, read_manifest
+from edge.asr.onnx.artifacts import read_manifest
+from edge.asr.onnx.build import prepared_graphs
 from edge.asr.onnx.features import FULL_CONTEXT_FRAMES, SAMPLE_RATE, LogMel
 from edge.asr.onnx.greedy import GreedyDecoder
 from edge.asr.onnx.tokens import WhisperTokenizerError, WhisperTokens
@@ -39,7 +40,7 @@ class OnnxRunner:
             # One token at a time: matrix-vector products too small to share between threads.
             self._decoder = sessions.create(folder / "decoder.onnx", 1, "Whisper decoder")
         except SessionError as error:
-            raise AsrError(f"cannot load the Whisper ONNX graphs in {folder}: {error}; rebuild with `make whisper-onnx`") from error
+            raise AsrError(f"cannot load the Whisper ONNX graphs in {folder}: {error}; rebuild with `python -m edge.asr.onnx.build --force`") from error
         cache_shape = self._decoder.get_inputs()[1].shape  # [layers, 1, past, width]
         self._empty = np.zeros((cache_shape[0], 1, 0, cache_shape[3]), dtype=np.float32)
         self._cross_names = [output.name for output in self._encoder.get_outputs()]  # cross_k0.., cross_v0..
@@ -63,22 +64,14 @@ class OnnxWhisperAsr:
     """The fast ASR engine (`asr.engine = "onnx-whisper"`). `transcribe` is thread-safe."""
 
     def __init__(self, settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: SessionFactory | None = None) -> None:
-        folder = Path(settings.onnx_dir).expanduser() if settings.onnx_dir else default_onnx_dir()
+        folder = prepared_graphs(settings)  # built from the CTranslate2 weights on first use
         manifest = read_manifest(folder)
-        if manifest is None:
-            raise AsrError(
-                f"the Whisper ONNX export is not in {folder} (missing: {', '.join(missing_files(folder)) or 'a readable manifest'}); "
-                "build it with `make whisper-onnx` (needs the distill extra) or set asr.engine=faster-whisper"
-            )
-        if not is_current(manifest):
-            raise AsrError(f"the Whisper ONNX export in {folder} is format {manifest.get('format_version')}, this runtime "
-                           f"reads format {ONNX_FORMAT_VERSION}; rebuild it with `make whisper-onnx`")
         self._settings = settings
         self._runner = OnnxRunner(folder, settings.cpu_threads, sessions)
         try:
             self._tokens = WhisperTokens(folder / "tokenizer.json", folder / "config.json", manifest["dims"]["n_vocab"])
         except (WhisperTokenizerError, KeyError, TypeError) as error:
-            raise AsrError(f"{folder}: {error}; rebuild with `make whisper-onnx`") from error
+            raise AsrError(f"{folder}: {error}; rebuild with `python -m edge.asr.onnx.build --force`") from error
         words = [*vocabulary, *(w for w in settings.bias_words.split(",") if w.strip())]
         bias = self._tokens.vocabulary_bias(words, settings.bias_logit)
         self._decoder = GreedyDecoder(self._tokens.options(max_new_tokens=224), bias)
