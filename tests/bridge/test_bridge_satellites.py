@@ -260,3 +260,29 @@ def test_edge_serve_and_edge_satellite_commands(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "edge", "serve", "--wyoming", "udp://x:1"], capture_output=True, text=True,
                          timeout=STARTUP_SECONDS)
     assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr
+
+
+def test_an_alert_with_no_satellite_connected_waits_for_one(server):
+    """After a restart the satellites redial; until one is back, an alert is not a failed attempt
+    (the scheduler keeps it) and the first satellite to connect hears it."""
+    from edge.runtime.alerts import NoListenerError
+    from firmware_bridge.wyoming.events import Synthesize
+
+    hub = server.server.hub
+    assert not [session for session in server.inspect(lambda: list(hub.sessions.values())) if session.peer is not None]
+    with pytest.raises(NoListenerError):
+        server.call(hub.announce_alert("Your timer for 5 seconds is done.", "hall"))
+
+    async def back_and_hears_it():
+        client = await WyomingClient.connect("127.0.0.1", server.port)
+        try:
+            await hello(client, "hall", "hall", STARTUP_SECONDS)
+            reached = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                hub.announce_alert("Your timer for 5 seconds is done.", "hall"), server.loop))
+            while not isinstance(event := await client.receive(STARTUP_SECONDS), Synthesize):
+                pass
+            return reached, event.text
+        finally:
+            await client.close()
+
+    assert asyncio.run(back_and_hears_it()) == (["hall"], "Your timer for 5 seconds is done.")
