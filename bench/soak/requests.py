@@ -1,11 +1,12 @@
 """What the soak's satellites say: the demo WAVs and a few more requests spoken by the bundled voice.
 
     clips = request_clips()        # {kind: [Clip]}; synthesised once into ~/.cache/edge/bench-clips/soak
-    script = satellite_script(3)   # satellite 3's cycle of clips
+    script = satellite_script(3, clips)   # satellite 3's cycle of clips
 
 Each kind writes (or reads) something the soak checks: `timer` and `reminder` set alerts that come
-due during the run (each satellite its own, so an alert's words say whose it is), `item` adds a row to the shopping list, `query` reads the list back (its reply
-carries a card for the companion), `cloud` goes to the LLM server, `demo` is the bundled demo.
+due during the run (each satellite its own, so an alert's words say whose it is), `item` adds a row
+to the shopping list, `query` reads the list back (its reply carries a card for the companion),
+`cloud` goes to the LLM server, `demo` is the bundled demo.
 """
 
 from __future__ import annotations
