@@ -63,7 +63,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def write_result(name: str, result: dict[str, Any], packages: Iterable[str]) -> Path:
+def write_result(name: str, result: dict[str, Any], packages: Iterable[str], path: Path | None = None) -> Path:
+    """Write `result` with its provenance to `path` (default bench/results/NAME.json); a `command`
+    in `result` replaces the one read from sys.argv (e.g. to keep it free of this machine's paths)."""
     document = {
         "benchmark": name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -73,7 +75,7 @@ def write_result(name: str, result: dict[str, Any], packages: Iterable[str]) -> 
         "versions": versions(packages),
         **result,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    path = path or RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path

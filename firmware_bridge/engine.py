@@ -51,6 +51,9 @@ class TurnEngine:
     def __init__(self, turn: Turn, workers: int = 1, max_pending: int = 32) -> None:
         self.turn = turn
         self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bridge-inference")
+        # Alerts are spoken on their own thread: a due timer must not wait behind queued turns (the
+        # soak saw alarms ring a minute late behind an LLM that hung 12 s per turn).
+        self._alert_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-alerts")
         self._waiting = 0
         self._max_pending = max(1, max_pending)
         self.turns_run = 0
@@ -91,6 +94,11 @@ class TurnEngine:
     async def synthesize(self, text: str) -> SpeechAudio:
         return await self._run(self.turn.synthesize, text)
 
+    async def synthesize_alert(self, text: str) -> SpeechAudio:
+        """Speech for a due alert, ahead of any turns waiting for a worker."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._alert_executor, self.turn.synthesize, text)
+
     async def recognize(self, text: str) -> IntentResult:
         return await self._run(self.turn.recognize, text)
 
@@ -107,3 +115,4 @@ class TurnEngine:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._alert_executor.shutdown(wait=False, cancel_futures=True)

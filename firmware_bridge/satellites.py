@@ -31,6 +31,7 @@ import numpy as np
 from edge.audio.wavio import RequestAudio
 from edge.core.errors import PeerError
 from edge.core.settings import AudioSettings, BridgeSettings
+from edge.runtime.alerts import NoListenerError
 from firmware_bridge.arbitration import RoomArbiter
 from firmware_bridge.engine import EngineBusyError, TurnEngine
 from firmware_bridge.limits import RequestBuffer
@@ -297,13 +298,14 @@ class SatelliteHub:
         """Speak a due alert to the satellite that set it (`session_name`), or to every connected
         satellite when it was set elsewhere (the speaker itself, a chat) or its satellite is gone.
         Returns the satellites that got it; an idle satellite hears it at once, a busy one after
-        its reply (the events are queued on its connection)."""
+        its reply (the events are queued on its connection). With no satellite connected (they
+        are redialling after a restart) it raises NoListenerError: the alert waits for one."""
         owner = self.sessions.get(session_name)
         targets = [owner] if owner is not None and owner.peer is not None else [
             session for session in self.sessions.values() if session.peer is not None]
         if not targets:
-            return []
-        speech = await self.engine.synthesize(text)
+            raise NoListenerError("no satellite is connected")
+        speech = await self.engine.synthesize_alert(text)
         events = [Synthesize(text=text), *speech_events(speech.samples, speech.sample_rate, self.settings.samples_per_chunk)]
         reached = []
         for session in targets:

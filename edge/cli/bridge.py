@@ -43,6 +43,9 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     serve.add_argument("--satellite", action="append", default=[], metavar="tcp://HOST:PORT",
                        help="also dial this satellite (e.g. wyoming-satellite); repeatable")
     serve.add_argument("--uart", metavar="DEVICE", help="also serve a board on this serial port (UART_SPEC.md)")
+    serve.add_argument("--no-cast", action="store_true",
+                       help="never cast cards to screens (by default, with the cast extra installed and cast.enabled, "
+                       "a reply's card goes to the nearest paired screen, as with `edge run`)")
     serve.set_defaults(handler=run_serve)
 
     satellite = actions.add_parser(
@@ -75,6 +78,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"edge bridge serve: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     settings = dataclasses.replace(settings, bridge=bridge)
+    if args.no_cast:
+        settings = dataclasses.replace(settings, cast=dataclasses.replace(settings.cast, enabled=False))
     try:
         with metrics_endpoint(settings.metrics) as metrics:
             return asyncio.run(_serve(settings, metrics))
@@ -98,12 +103,25 @@ def _print_satellite_key(name: str, settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, metrics: Metrics | None = None) -> int:
+    from edge.cast.speaker import start_speaker_caster
+
+    # Cards of the satellites' replies go to the nearest paired screen, as `edge run`'s do.
+    caster = await asyncio.to_thread(start_speaker_caster, settings.cast)
+    try:
+        return await _serve_with(settings, caster, metrics)
+    finally:
+        if caster is not None:
+            await asyncio.to_thread(caster.close)
+
+
+async def _serve_with(settings: Settings, caster, metrics: Metrics | None) -> int:
     from edge.runtime.turn import Turn
     from firmware_bridge.engine import TurnEngine
     from firmware_bridge.server import BadUriError, WyomingServer, parse_tcp_uri
 
     try:
-        turn = await asyncio.to_thread(Turn.load, settings, on_trace=metrics.observe if metrics else None)
+        turn = await asyncio.to_thread(Turn.load, settings, caster=caster,
+                                       on_trace=metrics.observe if metrics else None)
     except Exception as error:  # model loading failures all reach the user as one line
         logger.debug("turn load failed", exc_info=True)
         print(f"edge bridge serve: cannot start: {error}", file=sys.stderr)

@@ -11,9 +11,12 @@ how an alert is heard: `edge run` speaks it, `edge bridge serve` sends it to the
 (to every satellite when it was set on the speaker itself), `edge chat` prints it.
 
 An alert is marked done (`alerts_done`) only after `announce` succeeded, or after a second
-failed attempt (logged), so a restart neither repeats a rung alert nor loses an unrung one. An
-alert found more than `late_seconds` after it was due (the speaker was off) is marked and logged
-as missed. A row that cannot be read is logged once and skipped; nothing stops the scheduler.
+failed attempt (logged), so a restart neither repeats a rung alert nor loses an unrung one. When
+nobody can hear it yet (`announce` raises `NoListenerError`: no satellite is connected, e.g. just
+after a restart, while they redial) that is not an attempt: the alert waits for a listener. An
+alert found more than `late_seconds` after it was due (the speaker was off, or nobody came) is
+marked and logged as missed. A row that cannot be read is logged once and skipped; nothing stops
+the scheduler.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from edge.core.errors import PeerError
 from edge.skills.builtin.alarms import TIMER_LABEL
 from edge.skills.declared import SkillContext
 from edge.skills.phrasing import describe_duration, format_clock
@@ -56,6 +60,11 @@ class Alert:
 Announce = Callable[[Alert], bool | None]  # False (or an exception): not heard, try again
 
 
+class NoListenerError(PeerError):
+    """Raised by an `announce` that has nobody to tell right now (no satellite connected): the
+    alert waits, without counting as a failed attempt, until someone can hear it or it is missed."""
+
+
 class AlertScheduler:
     def __init__(self, context: SkillContext, announce: Announce, poll_seconds: float = 0.5,
                  late_seconds: float = 600.0) -> None:
@@ -70,6 +79,7 @@ class AlertScheduler:
         self._bad_rows: set[tuple[str, int]] = set()
         self._outcomes: dict[tuple[str, str], int] = {}  # (kind, due|rung|given_up|missed) -> count, for /metrics
         self._outcomes_lock = threading.Lock()
+        self._waiting: set[tuple[str, int]] = set()  # alerts due with nobody to hear them (logged once)
 
     def outcomes(self) -> dict[tuple[str, str], int]:
         """How many alerts of each kind fell due, were rung (heard), given up or missed, since start."""
@@ -97,7 +107,8 @@ class AlertScheduler:
         heard = []
         with self._lock:
             for alert in self.due(now):
-                if (alert.table, alert.ref) not in self._attempts:  # a retry is not due again
+                key = (alert.table, alert.ref)
+                if key not in self._attempts and key not in self._waiting:  # a retry is not due again
                     self._count(alert, "due")
                 if now - alert.due > timedelta(seconds=self.late_seconds):
                     logger.warning("missed %s %d due at %s (the speaker was not running)", alert.kind, alert.ref,
@@ -131,6 +142,12 @@ class AlertScheduler:
         key = (alert.table, alert.ref)
         try:
             heard = self.announce(alert) is not False
+        except NoListenerError as error:
+            if key not in self._waiting:
+                self._waiting.add(key)
+                logger.info("%s %d is due but %s; it waits (missed after %.0f s)", alert.kind, alert.ref, error,
+                            self.late_seconds)
+            return None
         except Exception:  # a failing speaker or satellite must not stop the alerts
             logger.exception("announcing %s %d failed", alert.kind, alert.ref)
             heard = False
@@ -145,6 +162,7 @@ class AlertScheduler:
         return None
 
     def _done(self, alert: Alert, now: datetime) -> None:
+        self._waiting.discard((alert.table, alert.ref))
         self.context.memory.mark_alert_done(alert.table, alert.ref, now)
 
     def _run(self) -> None:

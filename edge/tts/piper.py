@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,16 +66,25 @@ class PiperTts:
             raise TtsError(f"cannot load Piper voice {model}: {error}") from error
         self._config = SynthesisConfig(length_scale=settings.length_scale)
         self.sample_rate: int = self._voice.config.sample_rate
+        self._lock = threading.Lock()
         logger.info("loaded Piper voice %s (%d Hz)", model.name, self.sample_rate)
 
     def synthesize(self, text: str) -> Iterator[SpeechAudio]:
-        """Yield int16 audio, one piece per sentence."""
-        for chunk in self._voice.synthesize(text, syn_config=self._config):
+        """Yield int16 audio, one piece per sentence. Safe from several threads (a turn's reply and
+        an alert): each piece is made under the voice's lock, since espeak-ng's phonemizer is one
+        process-wide instance; a caller waits at most one sentence for another."""
+        chunks = self._voice.synthesize(text, syn_config=self._config)
+        while True:
+            with self._lock:
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
             yield SpeechAudio(chunk.audio_int16_array, chunk.sample_rate)
 
     def phoneme_count(self, text: str) -> int:
         """How many phonemes the voice will speak for `text` (speech lasts about 55 ms each)."""
-        return sum(len(sentence) for sentence in self._voice.phonemize(text))
+        with self._lock:
+            return sum(len(sentence) for sentence in self._voice.phonemize(text))
 
     def synthesize_all(self, text: str) -> SpeechAudio:
         pieces = [piece.samples for piece in self.synthesize(text)]

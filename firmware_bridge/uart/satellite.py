@@ -9,6 +9,7 @@ so two boards in one room take part in wake-word arbitration like network satell
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -39,6 +40,7 @@ class UartSatellite:
         self.label = f"uart:{name}"
         self.volume: Volume | None = None  # the last knob position the board reported
         self._board_format = AudioStart()  # of the board's microphone audio, from its AUDIO_START
+        self._sending = asyncio.Lock()  # one batch at a time: an alert never splices into a reply's audio
 
     async def run(self) -> None:
         """Serve the board until cancelled; the link itself re-synchronises after resets."""
@@ -81,11 +83,14 @@ class UartSatellite:
         return []
 
     async def send(self, events: Sequence[wy.WyomingEvent]) -> None:
-        """The hub's events for this satellite, as UART messages (the Peer protocol)."""
+        """The hub's events for this satellite, as UART messages (the Peer protocol). A batch goes out
+        whole: `link.send` waits for window space, and another batch (an alert while a reply is
+        going out) must not slip its frames in between."""
         try:
-            for event in events:
-                for message in self._messages_for(event):
-                    await self.link.send(message)
+            async with self._sending:
+                for event in events:
+                    for message in self._messages_for(event):
+                        await self.link.send(message)
         except LinkDownError as error:
             raise PeerGoneError(f"board {self.name}: {error}") from error
 

@@ -260,3 +260,62 @@ def test_edge_serve_and_edge_satellite_commands(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "edge", "serve", "--wyoming", "udp://x:1"], capture_output=True, text=True,
                          timeout=STARTUP_SECONDS)
     assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr
+
+
+def test_an_alert_with_no_satellite_connected_waits_for_one(server):
+    """After a restart the satellites redial; until one is back, an alert is not a failed attempt
+    (the scheduler keeps it) and the first satellite to connect hears it."""
+    from edge.runtime.alerts import NoListenerError
+    from firmware_bridge.wyoming.events import Synthesize
+
+    hub = server.server.hub
+    assert not [session for session in server.inspect(lambda: list(hub.sessions.values())) if session.peer is not None]
+    with pytest.raises(NoListenerError):
+        server.call(hub.announce_alert("Your timer for 5 seconds is done.", "hall"))
+
+    async def back_and_hears_it():
+        client = await WyomingClient.connect("127.0.0.1", server.port)
+        try:
+            await hello(client, "hall", "hall", STARTUP_SECONDS)
+            reached = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                hub.announce_alert("Your timer for 5 seconds is done.", "hall"), server.loop))
+            while not isinstance(event := await client.receive(STARTUP_SECONDS), Synthesize):
+                pass
+            return reached, event.text
+        finally:
+            await client.close()
+
+    assert asyncio.run(back_and_hears_it()) == (["hall"], "Your timer for 5 seconds is done.")
+
+
+def test_an_alert_is_spoken_while_every_inference_worker_is_busy(server):
+    """Alert speech has its own thread: a timer rings on time even while every worker is held by a
+    long turn (the soak saw alerts ring a minute late behind an LLM that hung 12 s per turn)."""
+    import threading
+
+    from firmware_bridge.wyoming.events import Synthesize
+
+    hub = server.server.hub
+    release = threading.Event()
+    held = [asyncio.run_coroutine_threadsafe(hub.engine._run(release.wait, 120), server.loop)
+            for _ in range(hub.engine._executor._max_workers)]
+
+    async def hears_it():
+        client = await WyomingClient.connect("127.0.0.1", server.port)
+        try:
+            await hello(client, "pantry", "pantry", STARTUP_SECONDS)
+            reached = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                hub.announce_alert("Your pasta timer is done.", "pantry"), server.loop))
+            while not isinstance(event := await client.receive(STARTUP_SECONDS), Synthesize):
+                pass
+            return reached, event.text
+        finally:
+            await client.close()
+
+    try:
+        assert asyncio.run(hears_it()) == (["pantry"], "Your pasta timer is done.")
+        assert not any(future.done() for future in held)  # the workers were busy the whole time
+    finally:
+        release.set()
+        for future in held:
+            future.result(STARTUP_SECONDS)

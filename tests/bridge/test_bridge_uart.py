@@ -266,3 +266,33 @@ def test_a_silent_peer_takes_the_link_down_and_fails_unacknowledged_frames():
             SerialTransport("/dev/no-such-port")
 
     asyncio.run(scenario())
+
+
+def test_an_alert_sent_while_a_reply_goes_out_is_not_spliced_into_it():
+    """Found building the soak (bench/soak): `link.send` waits for window space, so an alert sent
+    to a board while its reply was going out slipped its frames in between the reply's audio."""
+    from firmware_bridge.uart.messages import Audio
+    from firmware_bridge.uart.satellite import UartSatellite
+    from firmware_bridge.wyoming import events as wy
+
+    class WindowOfOne:  # every frame waits for the one before it to be acknowledged
+        def __init__(self):
+            self.sent = []
+
+        async def send(self, message):
+            self.sent.append(message)
+            await asyncio.sleep(0)
+
+    def speech(byte: bytes) -> list:
+        return [wy.AudioStart(rate=22050, width=2, channels=1),
+                wy.AudioChunk(rate=22050, width=2, channels=1, audio=byte * 4096), wy.AudioStop()]
+
+    link = WindowOfOne()
+    board = UartSatellite(link, hub=None, name="kitchen")
+
+    async def both():
+        await asyncio.gather(board.send(speech(b"\x01")), board.send(speech(b"\x02")))
+
+    asyncio.run(both())
+    audio = [message.pcm[0] for message in link.sent if isinstance(message, Audio)]
+    assert audio == [1, 1, 1, 1, 2, 2, 2, 2]

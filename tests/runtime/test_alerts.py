@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.runtime.alerts import AlertScheduler
+from edge.runtime.alerts import AlertScheduler, NoListenerError
 from edge.skills.base import SkillRequest
 from edge.skills.loader import load_skills
 
@@ -93,3 +93,39 @@ def test_the_scheduler_thread_outlives_a_failing_round(skills):
         assert rung.wait(60)
     finally:
         scheduler.stop()
+
+
+def test_an_alert_with_nobody_to_hear_it_waits_for_a_listener(skills):
+    """Just after a restart no satellite is connected yet (they redial with backoff): that is not a
+    failed attempt. Before, two rounds (one second) with nobody connected gave the alert up for good."""
+    set_timer(skills, 5, session="kitchen")
+    listeners: list[str] = []
+    heard = []
+
+    def announce(alert):
+        if not listeners:
+            raise NoListenerError("no satellite is connected")
+        heard.append(alert.text)
+
+    scheduler = AlertScheduler(skills.context, announce)
+    for seconds in range(6, 60):  # nearly a minute of rounds with nobody to tell
+        assert scheduler.poll(NOW + timedelta(seconds=seconds)) == []
+    assert not skills.context.memory.alert_done("alarms", 1)
+    listeners.append("kitchen")  # a satellite is back
+    assert [alert.text for alert in scheduler.poll(NOW + timedelta(seconds=61))] == ["Your timer for 5 seconds is done."]
+    assert skills.context.memory.alert_done("alarms", 1) and heard == ["Your timer for 5 seconds is done."]
+
+
+def test_an_alert_nobody_came_to_hear_is_missed_after_late_seconds(skills, caplog):
+    set_timer(skills, 5)
+
+    def nobody(alert):
+        raise NoListenerError("no satellite is connected")
+
+    scheduler = AlertScheduler(skills.context, nobody, late_seconds=600)
+    assert scheduler.poll(NOW + timedelta(seconds=6)) == []
+    assert not skills.context.memory.alert_done("alarms", 1)
+    with caplog.at_level(logging.WARNING, logger="edge.runtime.alerts"):
+        assert scheduler.poll(NOW + timedelta(seconds=5 + 601)) == []
+    assert skills.context.memory.alert_done("alarms", 1)
+    assert any(record.message.startswith("missed timer 1") for record in caplog.records)
