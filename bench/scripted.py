@@ -13,6 +13,7 @@ Used by tests/integration/test_conversations.py (through `edge chat` and `edge r
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Callable
@@ -98,7 +99,9 @@ def load_conversations(path: Path = CONVERSATIONS) -> list[Conversation]:
 def environment(conversation: Conversation, folder: Path, broker_port: int | None = None,
                 cloud_url: str = "") -> dict[str, str]:
     """EDGE_* variables for one conversation's run on a fresh database in `folder`."""
-    env = {"HOME": str(folder), "EDGE_SKILLS__DATABASE_PATH": str(folder / "edge.sqlite3"),
+    # a fresh HOME, but the machine's cache: the Whisper ONNX graphs are built once, not per conversation
+    env = {"HOME": str(folder), "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"),
+           "EDGE_SKILLS__DATABASE_PATH": str(folder / "edge.sqlite3"),
            "EDGE_SKILLS__ENTRY_POINTS": "false", "EDGE_CAST__ENABLED": "false", "EDGE_ASR__ENGINE": "onnx-whisper",
            "EDGE_ROUTER__LOG_TRAINING_DATA": "false"}
     if conversation.home == "mqtt" and broker_port is not None:

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Child processes that get a fresh HOME (most CLI and conversation tests) keep the user cache of the
+# machine, where the Whisper ONNX graphs are built once (tests/helpers/whisper_onnx_fixture.py):
+# without this each `edge run` would rebuild them in its own HOME (~15 s of both cores each).
+os.environ.setdefault("XDG_CACHE_HOME", str(Path.home() / ".cache"))
 
 
 @pytest.fixture
