@@ -8,7 +8,7 @@ Each run plays the demo conversation (edge/runtime/demo: six recorded requests) 
 `Turn` (ONNX Whisper, the shipped intent bundle, the skills, the Piper voice unless --no-tts) on a
 fixed clock and a fresh database, and writes what it heard, understood and replied. `--compare`
 says whether two runs agree: the same transcript, intent, slots, route and reply on every turn
-(the reply audio's length within 2 %), and, with --result, writes the report to bench/results/.
+(the reply audio's length within 8 %: Piper's durations are random), and, with --result, writes the report to bench/results/.
 `make arm64-demo` runs both sides, the second under ARM64 emulation (see the Makefile).
 """
 
@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXED_CLOCK = datetime(2026, 3, 2, 9, 30, tzinfo=ZoneInfo("UTC"))  # "what time is it" must say the same on both
-AUDIO_TOLERANCE = 0.02  # Piper's float arithmetic differs by CPU; the spoken length may not, much
+# Piper draws phoneme durations at random (noise_w): four runs on one x86 machine gave 3.379-3.576 s
+# for the same reply (6 %). A length outside this is a different reading, not chance.
+AUDIO_TOLERANCE = 0.08
 COMPARED = ("transcript", "intent", "slots", "route", "skill", "reply")
 
 
