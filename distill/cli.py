@@ -7,8 +7,9 @@ distill train DATASET --out DIR      any dataset (+ --extra FILE, --skills) to a
 distill eval BUNDLE --dataset NAME   accuracy, macro-F1, OOS, slot F1, ECE, size, ms/query
 distill run CONFIG.yaml              the whole chain: teacher -> distilled student -> INT8 bundle ->
                                      side-by-side report; resumes after an interruption
-distill promote CANDIDATE --deployed DIR
-                                     swap in a bundle only if no regression set gets worse
+distill promote CANDIDATE --deployed DIR [--product NAME]
+                                     swap in a bundle only if no regression set (shared, and the
+                                     product line's: regression/NAME/product.toml) gets worse
 distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)
 distill keygen KEY                   an Ed25519 key pair for signing bundles (KEY, KEY.pub)
 distill sign BUNDLE --key KEY        a signed BUNDLE.tar.zst for `edge update` (also: promote --sign KEY)
