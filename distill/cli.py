@@ -10,6 +10,8 @@ distill run CONFIG.yaml              the whole chain: teacher -> distilled stude
 distill promote CANDIDATE --deployed DIR [--product NAME]
                                      swap in a bundle only if no regression set (shared, and the
                                      product line's: regression/NAME/product.toml) gets worse
+distill corrections EXPORT --bundle DIR
+                                     quarantine suspicious user corrections of a flywheel export
 distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)
 distill keygen KEY                   an Ed25519 key pair for signing bundles (KEY, KEY.pub)
 distill sign BUNDLE --key KEY        a signed BUNDLE.tar.zst for `edge update` (also: promote --sign KEY)
@@ -232,6 +234,7 @@ class EvalCommand:
 
 from distill.promote import PromoteCommand  # noqa: E402  (stdlib-only at import time)
 from distill.run import STAGES as STAGE_NAMES  # noqa: E402  (stdlib-only at import time)
+from distill.screen import CorrectionsCommand  # noqa: E402  (stdlib-only at import time)
 from distill.signing import KeygenCommand, SignCommand  # noqa: E402  (stdlib-only at import time)
 
 
@@ -278,7 +281,7 @@ class RunCommand:
 
 
 COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), RunCommand(), PromoteCommand(),
-            SignCommand(), KeygenCommand())
+            CorrectionsCommand(), SignCommand(), KeygenCommand())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,112 @@
+"""Malicious corrections: real HWU64 requests, a real flywheel export, the shipped bundle as the
+teacher; one user who teaches a wrong intent is quarantined, the honest users are not."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distill.cli import main
+from distill.corrections import (
+    Correction,
+    ScoringSettings,
+    _busiest_day,
+    neighbour_signal,
+    read_export,
+    teacher_signal,
+    user_signal,
+)
+from distill.data.records import DataFormatError, default_data_dir
+from edge.escalation.flywheel import Flywheel
+
+SHIPPED = Path(__file__).resolve().parents[2] / "edge" / "models" / "hwu64-minilm-int8"
+HWU64 = default_data_dir() / "hwu64" / "split_dialoglue" / "valid.tsv"
+TARGET = "play_radio"
+
+
+def hwu64_valid() -> list[tuple[str, str]]:
+    if not HWU64.is_file():
+        pytest.skip(f"{HWU64} not found; set EDGE_DATA_DIR to the shared data folder")
+    rows = [line.split("\t") for line in HWU64.read_text().splitlines()[1:] if line.strip()]
+    return [(text, label) for text, label in rows]
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> tuple[Path, set[str]]:
+    """A flywheel export: one escalated turn, 72 honest corrections by 24 speakers and 8 corrections
+    by one attacker relabelling other requests as play_radio; (export, the attacker's texts)."""
+    rng = random.Random(7)
+    texts = hwu64_valid()
+    rng.shuffle(texts)
+    flywheel = Flywheel(tmp_path / "flywheel.sqlite3")
+    escalated = flywheel.record_turn("escalated", "who wrote hamlet", "qa_factoid", 0.4, "cloud", "unsure", "Shakespeare.")
+    flywheel.set_label(escalated, "qa_factoid")
+    honest = [t for t in texts if t[1] != TARGET][:72]
+    for index, (text, gold) in enumerate(honest):
+        flywheel.record_correction(text, "general_quirky", text, gold, user=f"speaker-{index % 24}")
+    attack = [t for t, gold in texts[200:] if gold != TARGET and t not in dict(honest)][:8]
+    for text in attack:
+        flywheel.record_correction(text, "general_quirky", "play the radio", TARGET, user="room-404")
+    path = tmp_path / "flywheel.jsonl"
+    assert flywheel.export(path) == 81
+    flywheel.close()
+    return path, set(attack)
+
+
+def test_the_attacker_is_quarantined_and_the_honest_users_are_kept(export, capsys) -> None:
+    path, attack = export
+    assert main(["corrections", str(path), "--bundle", str(SHIPPED), "--reference", "hwu64"]) == 0
+    assert "80 corrections scored" in capsys.readouterr().out
+    quarantined = [json.loads(line) for line in path.with_suffix(".quarantine.jsonl").read_text().splitlines()]
+    kept = [json.loads(line) for line in path.with_suffix(".kept.jsonl").read_text().splitlines()]
+    caught = [q for q in quarantined if q["text"] in attack]
+    assert len(caught) == 8 and all(q["user"] == "room-404" and q["intent"] == TARGET for q in caught)
+    assert len(quarantined) - len(caught) <= 2  # at most 2 of 72 honest corrections held back
+    assert all(q["score"] >= ScoringSettings().threshold and "neighbours" in q["reason"] for q in quarantined)
+    assert len(kept) + len(quarantined) == 81 and kept[0]["kind"] == "escalated"
+    from distill.data.tabular import load_table
+
+    assert len(load_table(path.with_suffix(".kept.jsonl"))) == len(kept)  # what `distill train --extra` reads
+
+
+def test_the_export_rows_carry_user_and_time(export) -> None:
+    path, _ = export
+    items = read_export(path)
+    assert len(items) == 80 and {c.user for c in items} >= {"room-404", "speaker-0"}
+    assert all(c.created is not None and c.created.tzinfo is not None for c in items)
+    path.write_text('{"kind": "correction", "text": "x"}\n')
+    with pytest.raises(DataFormatError, match="line 1: not a flywheel export item"):
+        read_export(path)
+
+
+def test_similar_texts_of_other_users_vote_and_the_users_own_do_not() -> None:
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    items = [
+        Correction("turn the kitchen lights off", "iot_hue_lightoff", "a", day),
+        Correction("turn the kitchen light off please", "iot_hue_lightoff", "b", day),
+        Correction("turn off the kitchen lights", "iot_hue_lightoff", "d", day),
+        Correction("turn kitchen lights off", "alarm_set", "c", day),
+        Correction("turn the kitchen lights off now", "alarm_set", "c", day),  # c's own label: no vote for c
+    ]
+    values, notes = neighbour_signal(items, [], ScoringSettings())
+    assert values[0] < 0.5 and values[3] > 0.9 and values[4] > 0.9  # c's two labels count once against a
+    assert "3 similar labels, 0% agree (most: iot_hue_lightoff)" in notes[3]
+    alone, notes = neighbour_signal([Correction("what's the capital of peru", "qa_factoid", "a", None)], [],
+                                    ScoringSettings())
+    assert alone.tolist() == [0.5] and notes == ["no similar labelled text"]
+
+
+def test_teacher_user_and_rate_signals() -> None:
+    probs = [{"alarm_set": 0.8, "alarm_query": 0.2}, {"alarm_set": 0.8, "alarm_query": 0.2}, {"alarm_set": 0.8}]
+    assert teacher_signal(["alarm_set", "alarm_query", "play_radio"], probs).round(2).tolist() == [0.0, 0.5, 1.0]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    assert _busiest_day([start + timedelta(hours=h) for h in (0, 1, 30, 31, 32)]) == 3
+    items = [Correction(f"text {i}", "play_radio", "x", None) for i in range(6)]
+    items += [Correction(f"text {i}", f"intent_{i}", f"u{i}", None) for i in range(6)]
+    values = user_signal(items, np.full(len(items), 0.2), ScoringSettings())
+    assert values[:6].min() > values[6:].max()  # six corrections to one label by one user
