@@ -166,6 +166,26 @@ def tune(built: dict, base, grid: dict[str, tuple[float, ...]] = WEIGHT_GRID) ->
     return best, {"worst_scenario_caught": round(best_key[0], 4), "worst_scenario_honest": round(-best_key[1], 4)}
 
 
+def curve(built: dict, settings) -> dict[str, Any]:
+    """Caught and honest quarantined (mean over the targeted scenarios and seeds) at several thresholds:
+    what the per-item signals alone can do, without the user's history."""
+    from distill.corrections import weigh
+
+    points = []
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        caught, honest = [], []
+        for (scenario, _seed), (signals, adversarial, _target) in built.items():
+            if scenario in TARGETED:
+                flags = weigh(signals, settings)[0] >= threshold
+                bad = np.asarray(adversarial)
+                caught.append(flags[bad].mean())
+                honest.append(flags[~bad].mean())
+        points.append({"threshold": threshold, "caught": round(float(np.mean(caught)), 4),
+                       "honest_quarantined": round(float(np.mean(honest)), 4)})
+    return {"weights": {"teacher": 0.5, "neighbours": 0.5, "user": 0.0, "rate": 0.0}, "split": "report",
+            "points": points}
+
+
 def main() -> None:
     from distill.corrections import ScoringSettings
     from distill.data.records import default_data_dir
@@ -189,7 +209,6 @@ def main() -> None:
     tuning = measure_split(tune_texts, tune_pool, intents, teacher, reference, SCENARIOS, base)
     chosen, tuned = tune(tuning, base)
     reported = measure_split(report_texts, report_pool, intents, teacher, reference, SCENARIOS, chosen)
-    item_only, item_tuned = tune(tuning, base, {**WEIGHT_GRID, "user_weight": (0.0,), "rate_weight": (0.0,)})
     result = {
         "command": "python -m bench.adversarial_corrections",
         "bundle": args.bundle.name,
@@ -211,11 +230,9 @@ def main() -> None:
                    f"{MAX_HONEST_WHEN_TUNING:.0%} honest quarantined (mean over seeds) in each", **tuned},
         "tune_split": evaluate(tuning, chosen),
         "report_split": evaluate(reported, chosen),
-        "ablation_teacher_and_neighbours_only": {  # no user history, no rate; tuned the same way
-            "settings": asdict(item_only), "tuning": item_tuned, "tune_split": evaluate(tuning, item_only),
-            "report_split": evaluate(measure_split(report_texts, report_pool, intents, teacher, reference, SCENARIOS,
-                                                   item_only), item_only),
-        },
+        "ablation_teacher_and_neighbours_only": curve(reported, replace(chosen, teacher_weight=0.5,
+                                                                          neighbour_weight=0.5, user_weight=0.0,
+                                                                          rate_weight=0.0)),
     }
     path = write(result, args.out)
     for scenario, summary in result["report_split"].items():

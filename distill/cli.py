@@ -12,6 +12,8 @@ distill promote CANDIDATE --deployed DIR [--product NAME]
                                      product line's: regression/NAME/product.toml) gets worse
 distill corrections EXPORT --bundle DIR
                                      quarantine suspicious user corrections of a flywheel export
+distill review EXPORT --bundle DIR  accept, relabel or drop the export's items in the terminal
+                                     (quarantined corrections first); an HTML report of the changes
 distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)
 distill keygen KEY                   an Ed25519 key pair for signing bundles (KEY, KEY.pub)
 distill sign BUNDLE --key KEY        a signed BUNDLE.tar.zst for `edge update` (also: promote --sign KEY)
@@ -233,6 +235,7 @@ class EvalCommand:
 
 
 from distill.promote import PromoteCommand  # noqa: E402  (stdlib-only at import time)
+from distill.review import ReviewCommand  # noqa: E402  (stdlib-only at import time)
 from distill.run import STAGES as STAGE_NAMES  # noqa: E402  (stdlib-only at import time)
 from distill.screen import CorrectionsCommand  # noqa: E402  (stdlib-only at import time)
 from distill.signing import KeygenCommand, SignCommand  # noqa: E402  (stdlib-only at import time)
@@ -281,7 +284,7 @@ class RunCommand:
 
 
 COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), RunCommand(), PromoteCommand(),
-            CorrectionsCommand(), SignCommand(), KeygenCommand())
+            CorrectionsCommand(), ReviewCommand(), SignCommand(), KeygenCommand())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -74,6 +74,29 @@ def test_the_attacker_is_quarantined_and_the_honest_users_are_kept(export, capsy
     assert len(load_table(path.with_suffix(".kept.jsonl"))) == len(kept)  # what `distill train --extra` reads
 
 
+def test_review_accepts_relabels_and_drops_with_a_report(export, monkeypatch, capsys) -> None:
+    import io
+    import sys
+
+    path, attack = export
+    answers = "a\nx\nr nonsense\nr alarm_set\nd\nq\n"  # a bad answer and an unknown intent are asked again
+    monkeypatch.setattr(sys, "stdin", io.StringIO(answers))
+    assert main(["review", str(path), "--bundle", str(SHIPPED), "--reference", "hwu64"]) == 0
+    out = capsys.readouterr().out
+    assert "QUARANTINED score" in out and "not an answer: 'x'" in out and "unknown intent 'nonsense'" in out
+    reviewed = [json.loads(line) for line in path.with_suffix(".reviewed.jsonl").read_text().splitlines()]
+    report = path.with_suffix(".review.html").read_text()
+    quarantined = report.count('<tr class="q">')
+    assert quarantined >= len(attack)
+    # the first three quarantined: accepted, relabelled, dropped; after q the rest keep their default (drop)
+    assert len(reviewed) == 81 - (quarantined - 2)
+    relabelled = [r for r in reviewed if r["review"] == "relabel"]
+    assert len(relabelled) == 1 and relabelled[0]["intent"] == "alarm_set"
+    assert sum(r["review"] == "accept" for r in reviewed) == 81 - quarantined + 1
+    assert f"81 items: {81 - quarantined + 1} accepted, 1 relabelled, {quarantined - 2} dropped" in report
+    assert "reviewer" in report and "default" in report
+
+
 def test_the_export_rows_carry_user_and_time(export) -> None:
     path, _ = export
     items = read_export(path)
