@@ -17,7 +17,7 @@ final set), all relabelled to one chosen wrong intent by one or a few "users":
 The teacher is the shipped bundle (the cheap, device-side teacher); the neighbours' reference
 data is HWU64's train split (the bundle's own training data). The weights and threshold are tuned
 on HWU64's valid split (most caught with at most 3% of honest corrections quarantined on every
-tuning scenario) and reported on SLURP's devel split (a different corpus; never a test split).
+tuning scenario; among equally good settings, the widest band of thresholds and its middle) and reported on SLURP's devel split (a different corpus; never a test split).
 Five seeds per scenario (each: a new target intent, new users and times).
 """
 
@@ -156,14 +156,31 @@ def tune(built: dict, base, grid: dict[str, tuple[float, ...]] = WEIGHT_GRID) ->
             honest[scenario].append(flags[:, ~bad].mean(axis=1))
         worst_caught = np.min([np.mean(caught[s], axis=0) for s in TARGETED], axis=0)
         worst_honest = np.max([np.mean(honest[s], axis=0) for s in TARGETED], axis=0)
-        for index in np.flatnonzero(worst_honest <= MAX_HONEST_WHEN_TUNING):
-            key = (round(float(worst_caught[index]), 6), -float(worst_honest[index]))
-            if best_key is None or key > best_key:
-                best, best_key = replace(settings, threshold=float(thresholds[index])), key
+        feasible = np.flatnonzero(worst_honest <= MAX_HONEST_WHEN_TUNING)
+        if not len(feasible):
+            continue
+        keys = [(round(float(worst_caught[i]), 6), -round(float(worst_honest[i]), 6)) for i in feasible]
+        top = max(keys)
+        run = longest_run([int(i) for i, k in zip(feasible, keys, strict=True) if k == top])
+        key = (*top, len(run))  # ties: the widest band of equally good thresholds, and its middle
+        if best_key is None or key > best_key:
+            best, best_key = replace(settings, threshold=float(thresholds[run[len(run) // 2]])), key
     if best_key is None:
         return base, {"feasible": False, "note": f"no weights and threshold of the grid keep honest corrections "
                       f"quarantined at or under {MAX_HONEST_WHEN_TUNING:.0%}; shown with the defaults"}
-    return best, {"worst_scenario_caught": round(best_key[0], 4), "worst_scenario_honest": round(-best_key[1], 4)}
+    return best, {"worst_scenario_caught": round(best_key[0], 4), "worst_scenario_honest": round(-best_key[1], 4),
+                  "equally_good_thresholds": best_key[2]}
+
+
+def longest_run(indexes: list[int]) -> list[int]:
+    """The longest run of consecutive integers in a sorted list."""
+    runs: list[list[int]] = []
+    for index in indexes:
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return max(runs, key=len)
 
 
 def curve(built: dict, settings) -> dict[str, Any]:
@@ -227,7 +244,8 @@ def main() -> None:
         "seeds": SEEDS,
         "settings": asdict(chosen),
         "tuning": {"grid": WEIGHT_GRID, "rule": f"most caught in the worst targeted scenario with <= "
-                   f"{MAX_HONEST_WHEN_TUNING:.0%} honest quarantined (mean over seeds) in each", **tuned},
+                   f"{MAX_HONEST_WHEN_TUNING:.0%} honest quarantined (mean over seeds) in each; ties: the widest band of "
+                   "equally good thresholds, its middle", **tuned},
         "tune_split": evaluate(tuning, chosen),
         "report_split": evaluate(reported, chosen),
         "ablation_teacher_and_neighbours_only": curve(reported, replace(chosen, teacher_weight=0.5,

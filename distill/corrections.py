@@ -52,7 +52,7 @@ class ScoringSettings:
     neighbour_weight: float = 0.2
     user_weight: float = 0.35
     rate_weight: float = 0.0  # the tuning found no gain from it; the signal is still reported
-    threshold: float = 0.72  # a total score at or over this is quarantined
+    threshold: float = 0.73  # a total score at or over this is quarantined
     min_similarity: float = 0.35  # cosine of character n-gram TF-IDF vectors; below: not a neighbour
     neighbours: int = 10  # the most similar labelled texts looked at
     prior_items: float = 3.0  # a user's history counts as this many fleet-typical items besides their own
