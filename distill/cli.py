@@ -10,8 +10,9 @@ distill run CONFIG.yaml              the whole chain: teacher -> distilled stude
 distill promote CANDIDATE --deployed DIR [--product NAME]
                                      swap in a bundle only if no regression set (shared, and the
                                      product line's: regression/NAME/product.toml) gets worse
-distill corrections EXPORT --bundle DIR
-                                     quarantine suspicious user corrections of a flywheel export
+distill corrections EXPORT... --bundle DIR
+                                     quarantine suspicious user corrections of flywheel exports
+                                     (several speakers' exports: merged and de-duplicated)
 distill review EXPORT --bundle DIR  accept, relabel or drop the export's items in the terminal
                                      (quarantined corrections first); an HTML report of the changes
 distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)

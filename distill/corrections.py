@@ -73,19 +73,34 @@ class Score:
 
 def read_export(path: Path) -> list[Correction]:
     """The corrections of a flywheel JSONL export (`kind` = correction); other rows are skipped."""
-    items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    return [correction_of(row) for row in read_export_rows(path) if row.get("kind") == "correction"]
+
+
+def read_export_rows(path: Path) -> list[dict]:
+    """Every row of a flywheel JSONL export; DataFormatError names the line of a malformed one."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise DataFormatError(f"cannot read {path}: {error.strerror}") from error
+    rows = []
+    for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            if row.get("kind") != "correction":
-                continue
-            created = datetime.fromisoformat(row["created"]) if row.get("created") else None
-            items.append(Correction(str(row["text"]), str(row["intent"]), str(row.get("user") or ""), created))
+            if row.get("kind") == "correction":
+                correction_of(row)
+            elif not isinstance(row["text"], str) or not isinstance(row["intent"], str):
+                raise TypeError("text and intent must be strings")
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
             raise DataFormatError(f"{path} line {number}: not a flywheel export item ({error})") from error
-    return items
+        rows.append(row)
+    return rows
+
+
+def correction_of(row: dict) -> Correction:
+    created = datetime.fromisoformat(row["created"]) if row.get("created") else None
+    return Correction(str(row["text"]), str(row["intent"]), str(row.get("user") or ""), created)
 
 
 def bundle_teacher(bundle: Path) -> Teacher:

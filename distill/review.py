@@ -54,7 +54,7 @@ class ReviewCommand:
         from distill.screen import read_rows
 
         check_export(args.export)
-        rows, corrections, where = read_rows(args.export)
+        rows, corrections, where = read_rows([args.export])
         intents = set(json.loads((args.bundle / "labels.json").read_text())["intents"])
         reference = []
         if args.reference:

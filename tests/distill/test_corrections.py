@@ -74,6 +74,27 @@ def test_the_attacker_is_quarantined_and_the_honest_users_are_kept(export, capsy
     assert len(load_table(path.with_suffix(".kept.jsonl"))) == len(kept)  # what `distill train --extra` reads
 
 
+def test_many_speakers_exports_are_merged_deduplicated_and_scored_together(export, tmp_path, capsys) -> None:
+    path, attack = export
+    rows = path.read_text().splitlines()
+    honest = [r for r in rows if json.loads(r)["user"] != "room-404"]
+    attacker = [r for r in rows if json.loads(r)["user"] == "room-404"]
+    first, second = tmp_path / "room-101.jsonl", tmp_path / "room-102.jsonl"
+    first.write_text("\n".join(honest[:40]) + "\n")
+    second.write_text("\n".join([honest[0], honest[5], *honest[40:], *attacker]) + "\n")  # the escalated row twice
+    assert main(["corrections", str(first), str(second), "--bundle", str(SHIPPED)]) == 2
+    assert "name it with --out" in capsys.readouterr().err
+    out = tmp_path / "line.kept.jsonl"
+    assert main(["corrections", str(first), str(second), "--bundle", str(SHIPPED), "--reference", "hwu64",
+                 "--out", str(out)]) == 0
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    held = [json.loads(line) for line in (tmp_path / "line.quarantine.jsonl").read_text().splitlines()]
+    assert sum(r["kind"] == "escalated" for r in kept) == 1  # the same escalated turn from two speakers: once
+    assert len(kept) + len(held) == 82  # 81, plus honest[5]: the same correction by another speaker's user
+    assert {r["user"] for r in held if r["text"] in attack} == {"room-102/room-404"} and len(held) >= 8
+    assert any(r["user"] == "room-101/speaker-5" for r in kept + held)
+
+
 def test_review_accepts_relabels_and_drops_with_a_report(export, monkeypatch, capsys) -> None:
     import io
     import sys
