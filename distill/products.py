@@ -54,8 +54,8 @@ def load_product(name: str, registry: Path = DEFAULT_REGISTRY) -> Product:
     if not path.is_file():
         known = ", ".join(product_names(registry)) or "none"
         raise RegistryError(f"{path}: no product {name!r} here (products: {known})")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))  # load_registry below reports TOML errors with a line
-    sets = load_registry(path)
+    sets = load_registry(path)  # reports bad TOML with its line, and bad sets
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     unknown = sorted(set(data) - set(PRODUCT_KEYS))
     if unknown:
         raise RegistryError(f"{path}: unknown key {unknown[0]!r}; expected {', '.join(PRODUCT_KEYS)}")

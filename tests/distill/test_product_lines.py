@@ -99,6 +99,8 @@ def test_a_products_max_drop_lets_a_small_loss_through(line) -> None:
         (('"hotel-room-own"', '"shared-oos"'), "set name 'shared-oos' is also a shared set"),
         (('name = "hotel-room"', 'name = "hotel"'), "must be the folder's name 'hotel-room'"),
         (("max_drop = 0.0", "max_drop = -1"), "max_drop must be a number >= 0"),
+        (('skills = ["alarms"]', 'skills = ["alarms"'), "not valid TOML"),
+        (('skills = ["alarms"]', 'skills = []'), "skills must be a non-empty list"),
     ],
 )
 def test_a_broken_product_is_named(line, capsys, edit, message) -> None:
