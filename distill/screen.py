@@ -57,12 +57,14 @@ class CorrectionsCommand:
         out = args.out or args.export[0].with_suffix(".kept.jsonl")
         quarantine = args.quarantine or out.with_name(out.name.removesuffix(".jsonl").removesuffix(".kept")
                                                        + ".quarantine.jsonl")
-        held = {where[i]: s for i, s in enumerate(scores) if s.quarantined}
+        scored = {where[i]: s for i, s in enumerate(scores)}
+        held = {i for i, s in scored.items() if s.quarantined}
         with out.open("w", encoding="utf-8") as kept, quarantine.open("w", encoding="utf-8") as bad:
             for index, row in enumerate(rows):
+                if index in scored:  # a score marks a correction as screened (distill.data.extra checks it)
+                    row = {**row, "score": round(scored[index].total, 4)}
                 if index in held:
-                    bad.write(json.dumps({**row, "score": round(held[index].total, 4),
-                                          "reason": held[index].reason}, ensure_ascii=False) + "\n")
+                    bad.write(json.dumps({**row, "reason": scored[index].reason}, ensure_ascii=False) + "\n")
                 else:
                     kept.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"{len(items)} corrections scored, {len(held)} quarantined (threshold {settings.threshold:g}); "

@@ -69,9 +69,12 @@ def test_the_attacker_is_quarantined_and_the_honest_users_are_kept(export, capsy
     assert len(quarantined) - len(caught) <= 2  # at most 2 of 72 honest corrections held back
     assert all(q["score"] >= ScoringSettings().threshold and "neighbours" in q["reason"] for q in quarantined)
     assert len(kept) + len(quarantined) == 81 and kept[0]["kind"] == "escalated"
+    from distill.data.extra import warn_unscreened
     from distill.data.tabular import load_table
 
     assert len(load_table(path.with_suffix(".kept.jsonl"))) == len(kept)  # what `distill train --extra` reads
+    assert all("score" in row for row in kept if row["kind"] == "correction")
+    assert warn_unscreened(path) == 80 and warn_unscreened(path.with_suffix(".kept.jsonl")) == 0
 
 
 def test_many_speakers_exports_are_merged_deduplicated_and_scored_together(export, tmp_path, capsys) -> None:
