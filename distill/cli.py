@@ -7,8 +7,14 @@ distill train DATASET --out DIR      any dataset (+ --extra FILE, --skills) to a
 distill eval BUNDLE --dataset NAME   accuracy, macro-F1, OOS, slot F1, ECE, size, ms/query
 distill run CONFIG.yaml              the whole chain: teacher -> distilled student -> INT8 bundle ->
                                      side-by-side report; resumes after an interruption
-distill promote CANDIDATE --deployed DIR
-                                     swap in a bundle only if no regression set gets worse
+distill promote CANDIDATE --deployed DIR [--product NAME]
+                                     swap in a bundle only if no regression set (shared, and the
+                                     product line's: regression/NAME/product.toml) gets worse
+distill corrections EXPORT... --bundle DIR
+                                     quarantine suspicious user corrections of flywheel exports
+                                     (several speakers' exports: merged and de-duplicated)
+distill review EXPORT --bundle DIR  accept, relabel or drop the export's items in the terminal
+                                     (quarantined corrections first); an HTML report of the changes
 distill baseline --out DIR           the shipped HWU64 recipe (see distill.baseline)
 distill keygen KEY                   an Ed25519 key pair for signing bundles (KEY, KEY.pub)
 distill sign BUNDLE --key KEY        a signed BUNDLE.tar.zst for `edge update` (also: promote --sign KEY)
@@ -230,7 +236,9 @@ class EvalCommand:
 
 
 from distill.promote import PromoteCommand  # noqa: E402  (stdlib-only at import time)
+from distill.review import ReviewCommand  # noqa: E402  (stdlib-only at import time)
 from distill.run import STAGES as STAGE_NAMES  # noqa: E402  (stdlib-only at import time)
+from distill.screen import CorrectionsCommand  # noqa: E402  (stdlib-only at import time)
 from distill.signing import KeygenCommand, SignCommand  # noqa: E402  (stdlib-only at import time)
 
 
@@ -277,7 +285,7 @@ class RunCommand:
 
 
 COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), RunCommand(), PromoteCommand(),
-            SignCommand(), KeygenCommand())
+            CorrectionsCommand(), ReviewCommand(), SignCommand(), KeygenCommand())
 
 
 def parser() -> argparse.ArgumentParser:

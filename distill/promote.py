@@ -22,7 +22,6 @@ too) is recorded as JSON in `DIR.promotions/`; a promoted bundle also carries it
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import logging
@@ -47,7 +46,7 @@ DEFAULT_REGISTRY = Path(__file__).resolve().parents[1] / "regression" / "registr
 SPLITS = ("train", "valid", "test", "all")
 HIGHER_IS_BETTER = ("accuracy", "accuracy_all", "macro_f1", "oos_recall", "oos_precision", "slot_f1", "exact_match")
 LOWER_IS_BETTER = ("ece", "size_mb", "ms_per_query_mean", "ms_per_query_p95")
-SET_KEYS = ("name", "dataset", "split", "metrics", "intents", "limit")
+SET_KEYS = ("name", "dataset", "split", "metrics", "intents", "limit", "max_drop")
 REFUSED_EXIT = 1  # the gate said no; 2 is left for bad input (distill.cli)
 
 
@@ -63,6 +62,7 @@ class RegressionSet:
     metrics: tuple[str, ...] | None  # None: the defaults (see default_metrics)
     intents: tuple[str, ...] | None = None  # keep only these gold intents
     limit: int | None = None
+    max_drop: float | None = None  # allowed drop of every metric of this set (None: the command's --tolerance)
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class Check:
     deployed: float | None
     candidate: float | None
     passed: bool
+    allowed_drop: float = 0.0
 
 
 # --- the registry ---------------------------------------------------------------------------
@@ -125,9 +126,7 @@ def _regression_set(path: Path, raw: str, headers: list[int], index: int, table:
     intents = table.get("intents")
     if intents is not None and (not isinstance(intents, list) or not all(isinstance(i, str) for i in intents)):
         raise fail("intents", "intents must be a list of intent names")
-    limit = table.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise fail("limit", f"limit must be a positive integer, got {limit!r}")
+    limit, max_drop = _numbers(table, fail)
     return RegressionSet(
         table["name"].strip(),
         dataset,
@@ -135,7 +134,19 @@ def _regression_set(path: Path, raw: str, headers: list[int], index: int, table:
         tuple(metrics) if metrics else None,
         tuple(intents) if intents is not None else None,
         limit,
+        max_drop,
     )
+
+
+def _numbers(table: dict[str, Any], fail) -> tuple[int | None, float | None]:
+    """A set's `limit` and `max_drop`, checked (fail(key, message) makes the error to raise)."""
+    limit = table.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise fail("limit", f"limit must be a positive integer, got {limit!r}")
+    max_drop = table.get("max_drop")
+    if max_drop is not None and (not isinstance(max_drop, int | float) or isinstance(max_drop, bool) or max_drop < 0):
+        raise fail("max_drop", f"max_drop must be a number >= 0 (in the metric's own unit), got {max_drop!r}")
+    return limit, None if max_drop is None else float(max_drop)
 
 
 def _public_names() -> list[str]:
@@ -193,7 +204,7 @@ def compare(name: str, metrics: tuple[str, ...], deployed: dict, candidate: dict
             passed = new <= old + tolerance
         else:
             passed = new >= old - tolerance
-        checks.append(Check(name, metric, old, new, passed))
+        checks.append(Check(name, metric, old, new, passed, tolerance))
     return checks
 
 
@@ -211,10 +222,12 @@ def run_gate(
         old = evaluate_examples(deployed, examples, progress=False)
         new = evaluate_examples(candidate, examples, progress=False)
         metrics = regression_set.metrics or default_metrics(examples)
-        checks += compare(regression_set.name, metrics, old, new, tolerance)
+        allowed = tolerance if regression_set.max_drop is None else regression_set.max_drop
+        checks += compare(regression_set.name, metrics, old, new, allowed)
         measured[regression_set.name] = {
             "items": len(examples),
             "metrics": list(metrics),
+            "max_drop": allowed,
             "deployed": old,
             "candidate": new,
         }
@@ -323,6 +336,8 @@ class PromoteCommand:
             help="regression sets, TOML (default: regression/registry.toml in the repository)",
         )
         parser.add_argument("--data", type=Path, default=default_data_dir(), help="shared data folder, for public sets")
+        parser.add_argument("--product", metavar="NAME",
+                            help="also gate on this product line's sets (regression/NAME/product.toml beside the registry)")
         parser.add_argument(
             "--tolerance", type=float, default=0.0, help="allowed drop per metric, in its own unit (default 0)"
         )
@@ -339,6 +354,13 @@ class PromoteCommand:
         from edge.nlu.bundle import BundleError, check_bundle_files, read_manifest
 
         sets = load_registry(args.registry)
+        product = None
+        if args.product:
+            from distill.products import check_product, gate_sets, load_product
+
+            product = load_product(args.product, args.registry)
+            check_product(product)
+            sets = gate_sets(sets, product)
         for bundle in (args.candidate, args.deployed):
             check_bundle_files(bundle)
             read_manifest(bundle)
@@ -357,6 +379,10 @@ class PromoteCommand:
             "candidate": {"path": str(args.candidate.resolve()), "model_sha256": bundle_digest(args.candidate)},
             "deployed": {"path": str(args.deployed.resolve()), "model_sha256": bundle_digest(args.deployed)},
             "registry": str(args.registry.resolve()),
+            "product": None if product is None else {
+                "name": product.name, "skills": list(product.skills), "device_profile": product.device_profile,
+                "file": str(product.path.resolve()),
+            },
             "tolerance": args.tolerance,
             "checks": [asdict(c) for c in checks],
             "blocked_by": [asdict(c) for c in blocked],
@@ -388,7 +414,7 @@ class PromoteCommand:
         for c in blocked:
             print(
                 f"distill promote: refused: set {c.set!r}, {c.metric}: candidate {show(c.candidate)} "
-                f"vs deployed {show(c.deployed)} (tolerance {tolerance:g})",
+                f"vs deployed {show(c.deployed)} (tolerance {c.allowed_drop:g})",
                 file=sys.stderr,
             )
         print(f"{record['decision']}: {record['candidate']['path']} -> {record['deployed']['path']}; record {path}")
@@ -400,16 +426,7 @@ class PromoteCommand:
 def write_skill_set(path: Path, per_sentence: int = 5) -> int:
     """Write the built-in skills' example sentences as a `text,intent,slots` CSV; returns the row count.
     regression/skills.csv is made with `python -c "from distill.promote import write_skill_set as w; w('regression/skills.csv')"`."""
+    from distill.products import write_skill_rows
     from edge.skills.examples import collect_skill_examples
 
-    rows = sorted(
-        (e.text, e.intent, json.dumps({s.slot: s.value for s in e.slots}, sort_keys=True))
-        for e in collect_skill_examples(per_sentence=per_sentence, entry_points=False)
-    )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(("text", "intent", "slots"))
-        writer.writerows(rows)
-    return len(rows)
+    return write_skill_rows(Path(path), collect_skill_examples(per_sentence=per_sentence, entry_points=False))

@@ -41,7 +41,26 @@ def with_extras(splits: Splits, files: list[Path], skills: bool, per_sentence: i
     from distill.data.tabular import load_table
 
     for path in files:
+        warn_unscreened(path)
         splits = add_to_train(splits, load_table(path), str(path))
     if skills:
         splits = add_to_train(splits, skill_examples(per_sentence), "installed skills")
     return splits
+
+
+def warn_unscreened(path: Path) -> int:
+    """Log a warning when a flywheel JSONL export carries user corrections that neither `distill
+    corrections` (a score) nor `distill review` (a review) has looked at; returns how many."""
+    import json
+
+    if path.suffix.lower() != ".jsonl":
+        return 0
+    count = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else {}
+        if isinstance(row, dict) and row.get("kind") == "correction" and "score" not in row and "review" not in row:
+            count += 1
+    if count:
+        log.warning("%s: %d user corrections not screened for malicious labels; run `distill corrections %s "
+                    "--bundle BUNDLE` and train on its .kept.jsonl", path, count, path)
+    return count

@@ -9,8 +9,9 @@ One SQLite file (`router.flywheel_path`, WAL, synchronous writes). Three kinds o
   what they meant. A correction whose label contradicts at least `contradiction_min` earlier
   labels of the same text (and is outvoted by them) is flagged, not trusted.
 
-`export(path)` writes the labelled, unflagged rows as JSONL (`{"text": ..., "intent": ...}`)
-or CSV (`text,intent`); `read_examples(path)` reads either back (for `distill`).
+`export(path)` writes the labelled, unflagged rows as JSONL (`{"text": ..., "intent": ..., "kind": ...,
+"source": ..., "user": ..., "created": ...}`: who made a correction and when, for distill's
+correction scoring) or CSV (`text,intent`); `read_examples(path)` reads either back (for `distill`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ CREATE TABLE IF NOT EXISTS examples (
     label TEXT,                      -- training label, NULL when unknown
     label_source TEXT,               -- llm | correction
     flagged INTEGER NOT NULL DEFAULT 0,
-    flag_reason TEXT
+    flag_reason TEXT,
+    user TEXT                        -- who made a correction (the session key), NULL when unknown
 );
 CREATE INDEX IF NOT EXISTS examples_normalized ON examples (normalized);
 """
@@ -81,6 +83,8 @@ class Flywheel:
                                    isolation_level=None, secure_delete=True)
             self._db = opened.connection
             self._db.executescript(_SCHEMA)
+            if "user" not in {row[1] for row in self._db.execute("PRAGMA table_info(examples)")}:
+                self._db.execute("ALTER TABLE examples ADD COLUMN user TEXT")  # a log from before corrections had users
         except (StorageError, sqlite3.Error) as error:
             raise FlywheelError(str(error)) from error
         self.recovered_from = opened.recovered_from  # a corrupt log was moved here; the runtime started anyway
@@ -126,14 +130,17 @@ class Flywheel:
         with self._lock:
             self._db.execute("UPDATE examples SET label = ?, label_source = ? WHERE id = ?", (label, source, example_id))
 
-    def record_correction(self, text: str, predicted_intent: str, corrected_text: str, label: str | None) -> Example:
-        """The user corrected the turn `text`: it should have been `label` (the intent of `corrected_text`)."""
+    def record_correction(self, text: str, predicted_intent: str, corrected_text: str, label: str | None,
+                          user: str | None = None) -> Example:
+        """The user corrected the turn `text`: it should have been `label` (the intent of `corrected_text`);
+        `user`: who (the session key), kept so that distill can weigh a user's corrections together."""
         flagged, flag_reason = False, None
         if label is not None:
             flagged, flag_reason = self._contradiction(normalize_utterance(text), label)
         example_id = self._insert(
             kind="correction", text=text, predicted_intent=predicted_intent, answer=corrected_text,
             label=label, label_source="correction" if label else None, flagged=int(flagged), flag_reason=flag_reason,
+            user=user,
         )
         if flagged:
             logger.warning("correction of %r to %s flagged: %s", text, label, flag_reason)
@@ -164,11 +171,18 @@ class Flywheel:
         return [Example(*row[:9], bool(row[9]), row[10]) for row in rows]
 
     def export(self, path: Path, fmt: str = "") -> int:
-        """Write labelled, unflagged examples (deduplicated) as JSONL or CSV; returns how many."""
+        """Write labelled, unflagged examples as JSONL (one per text, label and user) or CSV (one per text
+        and label); returns how many."""
         fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
         if fmt not in ("csv", "jsonl"):
             raise FlywheelError(f"unknown export format {fmt!r}; use jsonl or csv")
-        pairs = list(dict.fromkeys((e.text, e.label) for e in self.examples("label IS NOT NULL AND flagged = 0")))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT text, label, kind, label_source, user, created FROM examples "
+                "WHERE label IS NOT NULL AND flagged = 0 ORDER BY id"
+            ).fetchall()
+        pairs = list(dict.fromkeys((text, label) for text, label, *_ in rows))
+        items = list({(r[0], r[1], r[4]): r for r in reversed(rows)}.values())[::-1]  # the first of each
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("w", encoding="utf-8", newline="") as handle:
@@ -177,10 +191,12 @@ class Flywheel:
                     writer.writerow(["text", "intent"])
                     writer.writerows(pairs)
                 else:
-                    handle.writelines(json.dumps({"text": t, "intent": i}, ensure_ascii=False) + "\n" for t, i in pairs)
+                    keys = ("text", "intent", "kind", "source", "user", "created")
+                    handle.writelines(json.dumps(dict(zip(keys, row, strict=True)), ensure_ascii=False) + "\n"
+                                      for row in items)
         except OSError as error:
             raise FlywheelError(f"cannot write {path}: {error.strerror}") from error
-        return len(pairs)
+        return len(pairs) if fmt == "csv" else len(items)
 
     def close(self) -> None:
         with self._lock:

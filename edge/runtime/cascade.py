@@ -103,7 +103,8 @@ class Cascade:
         label = None if intent.out_of_scope else intent.intent
         info: dict[str, Any] = {"of": previous.text if previous else None, "label": label, "flagged": False}
         if previous is not None and self.flywheel is not None:
-            example = self.flywheel.record_correction(previous.text, previous.intent, corrected_text, label)
+            example = self.flywheel.record_correction(previous.text, previous.intent, corrected_text, label,
+                                                     user=session)
             info.update(flagged=example.flagged, flag_reason=example.flag_reason)
         return info
 

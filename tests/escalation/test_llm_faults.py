@@ -185,8 +185,10 @@ def test_corrections_flywheel_and_the_cli_views(pipeline, mode, data_dir):
     flywheel = subprocess.run([sys.executable, "-m", "edge", "flywheel", "--export", str(export), *common],
                               capture_output=True, text=True, timeout=120)
     assert flywheel.returncode == 0, flywheel.stderr
-    pairs = [json.loads(line) for line in export.read_text().splitlines()]
+    items = [json.loads(line) for line in export.read_text().splitlines()]
+    pairs = [{"text": item["text"], "intent": item["intent"]} for item in items]
     assert {"text": "what time is it", "intent": "alarm_set"} in pairs
+    assert any(item["kind"] == "correction" and item["user"] for item in items)  # who corrected it
     assert {"text": QUESTION, "intent": "qa_factoid"} in pairs
     privacy = subprocess.run([sys.executable, "-m", "edge", "privacy", *common], capture_output=True, text=True, timeout=120)
     assert privacy.returncode == 0 and f"sent:     '{QUESTION}'" in privacy.stdout

@@ -49,7 +49,11 @@ def test_flywheel_logs_turns_labels_and_exports_for_training(tmp_path):
     expected = [("Why is the sky blue?", "qa_factoid"), ("play something", "play_music")]
     assert read_examples(jsonl) == expected == read_examples(csv_path)
     assert csv_path.read_text().splitlines()[0] == "text,intent"
-    assert json.loads(jsonl.read_text().splitlines()[0]) == {"text": "Why is the sky blue?", "intent": "qa_factoid"}
+    first, correction = (json.loads(line) for line in jsonl.read_text().splitlines())
+    assert {k: first[k] for k in ("text", "intent", "kind", "source", "user")} == {
+        "text": "Why is the sky blue?", "intent": "qa_factoid", "kind": "escalated", "source": "llm", "user": None,
+    }
+    assert correction["kind"] == "correction" and correction["source"] == "correction" and correction["created"]
     with sqlite3.connect(tmp_path / "flywheel.sqlite3") as db:  # durable: another connection sees every row
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT COUNT(*) FROM examples").fetchone()[0] == 3
@@ -63,6 +67,25 @@ def test_a_correction_contradicting_many_others_is_flagged_not_exported(tmp_path
     assert odd.flagged and "contradicts 3 earlier labels" in odd.flag_reason
     flywheel.export(tmp_path / "out.jsonl")
     assert read_examples(tmp_path / "out.jsonl") == [("Turn it up", "audio_volume_up")]
+
+
+def test_corrections_keep_who_made_them_and_an_old_log_gains_the_column(tmp_path):
+    path = tmp_path / "flywheel.sqlite3"
+    with sqlite3.connect(path) as db:  # a log written before corrections had users
+        db.execute("CREATE TABLE examples (id INTEGER PRIMARY KEY, created TEXT NOT NULL, kind TEXT NOT NULL, "
+                   "text TEXT NOT NULL, normalized TEXT NOT NULL, predicted_intent TEXT, confidence REAL, route TEXT, "
+                   "reason TEXT, answer TEXT, label TEXT, label_source TEXT, flagged INTEGER NOT NULL DEFAULT 0, "
+                   "flag_reason TEXT)")
+        db.execute("INSERT INTO examples (created, kind, text, normalized, label, label_source) "
+                   "VALUES ('2026-01-01T00:00:00', 'correction', 'lights', 'lights', 'iot_hue_lighton', 'correction')")
+    flywheel = Flywheel(path)
+    flywheel.record_correction("lights", "iot_hue_lightoff", "lights on", "iot_hue_lighton", user="room-12")
+    flywheel.record_correction("lights", "iot_hue_lightoff", "lights on", "iot_hue_lighton", user="room-12")
+    export = tmp_path / "out.jsonl"
+    assert flywheel.export(export) == 2  # one per text, label and user
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    assert [(r["user"], r["created"]) for r in rows] == [(None, "2026-01-01T00:00:00"), ("room-12", rows[1]["created"])]
+    assert read_examples(export) == [("lights", "iot_hue_lighton")] * 2
 
 
 def test_export_refuses_an_unknown_format(tmp_path):
