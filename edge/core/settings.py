@@ -54,6 +54,9 @@ class AsrSettings:
     min_tokens: int = 12  # onnx-whisper: ...but never fewer than this
     bias_logit: float = 1.0  # onnx-whisper: added to the logits of the skills' vocabulary tokens; 0 disables
     bias_words: str = ""  # onnx-whisper: extra comma-separated words to bias toward
+    grammar_decode: bool = True  # onnx-whisper: a bundle with a closed grammar (domain.json) is decoded inside it
+    grammar_beam: int = 2  # onnx-whisper: beams of the grammar-constrained decode
+    grammar_max_cost: float = 0.5  # onnx-whisper: nats per token the grammar may cost against free decoding; above: not for this bundle
     openai_checkpoint: str = ""  # openai-whisper: a .pt checkpoint (or a model name such as tiny.en)
 
 
@@ -63,6 +66,8 @@ class NluSettings:
     intra_op_threads: int = 1  # onnxruntime threads for the intent model (one query is too small to share)
     # negative: the bundle's own threshold; else in the units of the bundle's oos_score (edge.nlu.oos)
     oos_threshold: float = -1.0
+    snap_slots: bool = True  # a bundle with declared slot values (domain.json): slot spans become the closest value
+    snap_threshold: float = 0.6  # similarity (0-1) a span needs to its closest declared value; below: dropped as unsure
 
 
 @dataclass(frozen=True)

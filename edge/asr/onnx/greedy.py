@@ -49,13 +49,18 @@ class GreedyDecoder:
                 raise ValueError(f"logit bias has shape {bias.shape}, expected ({options.vocab_size},)")
             mask = mask + bias.astype(np.float32)
         self._additive = mask
+        self.suppress_mask = np.where(np.isinf(mask), -np.inf, 0.0).astype(np.float32)  # without the bias
         self._begin = list(options.suppress_at_begin)
 
     def decode(self, runner: WhisperRunner, mel: np.ndarray, max_new_tokens: int | None = None) -> list[int]:
         """Token ids of the transcript (without prompt and end of text)."""
+        cross_k, cross_v = runner.encode(mel)
+        return self.decode_encoded(runner, cross_k, cross_v, max_new_tokens)
+
+    def decode_encoded(self, runner: WhisperRunner, cross_k: Any, cross_v: Any, max_new_tokens: int | None = None) -> list[int]:
+        """`decode` for audio already through the encoder (`runner.encode`)."""
         options = self.options
         limit = options.max_new_tokens if max_new_tokens is None else min(max_new_tokens, options.max_new_tokens)
-        cross_k, cross_v = runner.encode(mel)
         self_k, self_v = runner.empty_cache()
         logits = None
         for token in options.prompt:
