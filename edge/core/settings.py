@@ -54,8 +54,10 @@ class AsrSettings:
     min_tokens: int = 12  # onnx-whisper: ...but never fewer than this
     bias_logit: float = 1.0  # onnx-whisper: added to the logits of the skills' vocabulary tokens; 0 disables
     bias_words: str = ""  # onnx-whisper: extra comma-separated words to bias toward
+    domain_bias: bool = True  # onnx-whisper: the bundle's domain words (domain.json) join the vocabulary bias
     grammar_decode: bool = True  # onnx-whisper: a bundle with a closed grammar (domain.json) is decoded inside it
-    grammar_beam: int = 2  # onnx-whisper: beams of the grammar-constrained decode
+    grammar_beam: int = 2  # onnx-whisper: beams of the grammar-constrained decode when the greedy path through it is costly
+    grammar_retry_cost: float = 0.3  # onnx-whisper: nats per token of the greedy grammar path above which it is searched with beams
     grammar_max_cost: float = 0.5  # onnx-whisper: nats per token the grammar may cost against free decoding; above: not for this bundle
     openai_checkpoint: str = ""  # openai-whisper: a .pt checkpoint (or a model name such as tiny.en)
 

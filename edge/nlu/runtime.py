@@ -11,10 +11,10 @@ import numpy as np
 
 from devices.detect import CPU_PROVIDER, resolve
 from devices.sessions import SessionError, SessionFactory
+from edge.core.domain import Domain
 from edge.core.events import IntentResult
 from edge.core.settings import DeviceSettings, NluSettings
 from edge.core.text.normalize import normalize_utterance
-from edge.core.domain import Domain
 from edge.nlu.bundle import (
     BundleError,
     BundleLabels,

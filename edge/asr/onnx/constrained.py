@@ -124,8 +124,9 @@ class ConstrainedDecoder:
         self.prune_nats = prune_nats
         self.max_tokens = max_tokens
 
-    def decode(self, runner, prompt: tuple[int, ...], cross_k, cross_v) -> ConstrainedResult | None:
+    def decode(self, runner, prompt: tuple[int, ...], cross_k, cross_v, beam: int | None = None) -> ConstrainedResult | None:
         """The best sentence of the grammar for the encoded audio, or None if none ends in time."""
+        beam = beam or self.beam
         self_k, self_v = runner.empty_cache()
         logits = None
         for token in prompt:
@@ -134,13 +135,13 @@ class ConstrainedDecoder:
         finished: list[_Hypothesis] = []
         calls = 0
         for _ in range(self.max_tokens):
-            candidates = self._candidates(alive)
+            candidates = self._candidates(alive, beam)
             if not candidates:
                 break
             candidates.sort(key=lambda c: -c[0])
             best = candidates[0][0]
             alive = []
-            for score, cost, parent, token, state in candidates[: self.beam]:
+            for score, cost, parent, token, state in candidates[:beam]:
                 if score < best - self.prune_nats:
                     break
                 if token == self.grammar.eot:
@@ -157,7 +158,7 @@ class ConstrainedDecoder:
         winner = max(finished, key=lambda h: h.score)
         return ConstrainedResult(winner.tokens, winner.score, winner.cost, len(winner.tokens) + 1, calls)
 
-    def _candidates(self, alive: list[_Hypothesis]) -> list[tuple[float, float, _Hypothesis, int, State]]:
+    def _candidates(self, alive: list[_Hypothesis], beam: int) -> list[tuple[float, float, _Hypothesis, int, State]]:
         candidates = []
         for hypothesis in alive:
             moves, can_end = self.grammar.moves(hypothesis.state)
@@ -169,7 +170,7 @@ class ConstrainedDecoder:
                 continue
             logp = scores[allowed] - log_total
             free_best = peak - log_total
-            for index in np.argsort(-logp)[: self.beam]:
+            for index in np.argsort(-logp)[:beam]:
                 token, value = allowed[int(index)], float(logp[int(index)])
                 if not np.isfinite(value):
                     continue

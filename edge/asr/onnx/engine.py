@@ -84,7 +84,7 @@ class OnnxWhisperAsr:
         except (WhisperTokenizerError, KeyError, TypeError) as error:
             raise AsrError(f"{folder}: {error}; rebuild with `python -m edge.asr.onnx.build --force`") from error
         words = [*vocabulary, *(w for w in settings.bias_words.split(",") if w.strip())]
-        words += sorted(domain.words()) if domain is not None else []
+        words += sorted(domain.words()) if domain is not None and settings.domain_bias else []
         bias = self._tokens.vocabulary_bias(words, settings.bias_logit)
         self._decoder = GreedyDecoder(self._tokens.options(max_new_tokens=224), bias)
         self._mel = LogMel()
@@ -128,7 +128,12 @@ class OnnxWhisperAsr:
     def _grammar_decode(self, cross_k, cross_v) -> dict:
         """The closed grammar's reading of the audio: accepted (with intent and slots) or not."""
         options = self._decoder.options
-        result = self._grammar.decode(self._runner, options.prompt, cross_k, cross_v)
+        result = self._grammar.decode(self._runner, options.prompt, cross_k, cross_v, beam=1)
+        if self._settings.grammar_beam > 1 and (result is None or result.cost_per_token > self._settings.grammar_retry_cost):
+            # The greedy path through the grammar was costly: search it with more beams (the better score wins).
+            wider = self._grammar.decode(self._runner, options.prompt, cross_k, cross_v, beam=self._settings.grammar_beam)
+            if wider is not None and (result is None or wider.score > result.score):
+                result = wider
         if result is None:
             return {"accepted": False, "text": "", "cost_per_token": None}
         text = self._tokens.decode(result.tokens)
