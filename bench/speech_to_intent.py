@@ -188,7 +188,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--bundle", type=Path, help="the bundle `distill rhino CONTEXT` made (default: made once in the cache)")
     parser.add_argument("--noise", type=Path, default=BENCH / "noise" / "kitchen.wav")
     parser.add_argument("--snr", type=float, nargs="*", default=[24, 21, 18, 15, 12, 9, 6], help="dB; none: clean only")
-    parser.add_argument("--noise-variants", default="plain,grammar", help="techniques run in noise (all run clean)")
+    parser.add_argument("--noise-variants", default="plain,grammar", help="techniques run in noise and on other speech (all run clean)")
     parser.add_argument("--limit", type=int, default=0, help="first N clips (sorted by name); 0: all")
     parser.add_argument("--false-accept", type=int, default=200, help="HWU64 sentences spoken by Piper (+ the wake-word recordings); 0: skip")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "speech_to_intent.json")
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         for snr in args.snr:
             conditions[f"{snr:g}dB"] = score_condition(noisy, clips, labels, noise, snr)
             print(f"{snr:g} dB", json.dumps({k: v["acceptance"] for k, v in conditions[f"{snr:g}dB"].items()}), file=sys.stderr)
-        fa = false_acceptance(turns, other_speech(args.false_accept), intents) if args.false_accept else None
+        fa = false_acceptance(noisy, other_speech(args.false_accept), intents) if args.false_accept else None
         for turn in turns.values():
             turn.close()
     means = {}

@@ -58,7 +58,7 @@ class AsrSettings:
     grammar_decode: bool = True  # onnx-whisper: a bundle with a closed grammar (domain.json) is decoded inside it
     grammar_beam: int = 2  # onnx-whisper: beams of the grammar-constrained decode when the greedy path through it is costly
     grammar_retry_cost: float = 0.3  # onnx-whisper: nats per token of the greedy grammar path above which it is searched with beams
-    grammar_max_cost: float = 0.5  # onnx-whisper: nats per token the grammar may cost against free decoding; above: not for this bundle
+    grammar_max_cost: float = 1.3  # onnx-whisper: nats per token the grammar may cost against free decoding; above: not for this bundle (dev orders: at most 1.18 at 6 dB SNR)
     openai_checkpoint: str = ""  # openai-whisper: a .pt checkpoint (or a model name such as tiny.en)
 
 
