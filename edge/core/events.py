@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -179,7 +180,7 @@ def _build(event_class: type[Event], data: dict[str, Any]) -> Event:
 def _matches(value: Any, wanted: Any) -> bool:
     """A shallow type check good enough for the field types used above."""
     origin = typing.get_origin(wanted)
-    if origin is typing.Union:
+    if origin is typing.Union or origin is types.UnionType:
         return any(_matches(value, option) for option in typing.get_args(wanted))
     if wanted is type(None):
         return value is None
