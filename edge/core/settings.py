@@ -54,6 +54,7 @@ class AsrSettings:
     min_tokens: int = 12  # onnx-whisper: ...but never fewer than this
     bias_logit: float = 1.0  # onnx-whisper: added to the logits of the skills' vocabulary tokens; 0 disables
     bias_words: str = ""  # onnx-whisper: extra comma-separated words to bias toward
+    phrase_bonus: float = 0.0  # onnx-whisper: added to each token that continues a vocabulary word Whisper has started (shallow fusion); 0 disables
     domain_bias: bool = True  # onnx-whisper: the bundle's domain words (domain.json) join the vocabulary bias
     grammar_decode: bool = True  # onnx-whisper: a bundle with a closed grammar (domain.json) is decoded inside it
     grammar_beam: int = 2  # onnx-whisper: beams of the grammar-constrained decode when the greedy path through it is costly

@@ -24,6 +24,7 @@ import numpy as np
 from devices.sessions import SessionError, SessionFactory
 from edge.asr.base import AsrError
 from edge.asr.onnx.artifacts import read_manifest
+from edge.asr.onnx.bias import PhraseTrie
 from edge.asr.onnx.build import prepared_graphs
 from edge.asr.onnx.constrained import ConstrainedDecoder, TokenGrammar
 from edge.asr.onnx.features import FULL_CONTEXT_FRAMES, SAMPLE_RATE, LogMel
@@ -86,7 +87,8 @@ class OnnxWhisperAsr:
         words = [*vocabulary, *(w for w in settings.bias_words.split(",") if w.strip())]
         words += sorted(domain.words()) if domain is not None and settings.domain_bias else []
         bias = self._tokens.vocabulary_bias(words, settings.bias_logit)
-        self._decoder = GreedyDecoder(self._tokens.options(max_new_tokens=224), bias)
+        phrases = PhraseTrie(self._tokens.phrase_sequences(words), settings.phrase_bonus) if settings.phrase_bonus else None
+        self._decoder = GreedyDecoder(self._tokens.options(max_new_tokens=224), bias, phrases)
         self._mel = LogMel()
         self._graph: WordGraph | None = None
         self._grammar: ConstrainedDecoder | None = None
