@@ -28,7 +28,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -321,6 +321,10 @@ class Turn:
         text = meant or transcript.text
         try:
             intent = _grammar_intent(transcript) if meant is None and transcript.intent else self._nlu.predict(text)
+            if meant is None and _grammar_rejected(transcript):
+                # A closed grammar (a Rhino context) heard speech that is not one of its sentences: not for this
+                # bundle, whatever the intent model makes of the free transcript (the cascade may still answer it).
+                intent = replace(intent, intent=self._nlu.manifest.oos_label, out_of_scope=True, slots={})
         except Exception as error:
             logger.exception("intent model failed")
             return self._fail(request, Error(text=f"intent model failed: {error}", code="nlu-failed"))
@@ -459,6 +463,10 @@ def _grammar_intent(transcript: Transcript) -> IntentResult:
     """The closed grammar's parse of what was heard (the ASR read it inside the bundle's grammar)."""
     return IntentResult(text=normalize_utterance(transcript.text), intent=transcript.intent, confidence=1.0,
                         slots=dict(transcript.slots))
+
+
+def _grammar_rejected(transcript: Transcript) -> bool:
+    return transcript.grammar is not None and not transcript.grammar.get("accepted", False)
 
 
 def _trace_understanding(trace: TurnTrace, transcript: Transcript, intent: IntentResult) -> None:
