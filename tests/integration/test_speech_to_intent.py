@@ -69,4 +69,5 @@ def test_edge_ask_wav_parses_orders_exactly_and_rejects_other_speech(bundle: Pat
         assert trace["intent"] == labels[name]["intent"] and trace["slots"] == expected, trace
     rejected = traces[-1]
     assert rejected["understanding"]["grammar"]["accepted"] is False, rejected
-    assert rejected["understanding"]["grammar"]["cost_per_token"] > 1.0
+    assert rejected["understanding"]["grammar"]["cost_per_token"] > 1.3
+    assert rejected["out_of_scope"] is True and rejected["intent"] == "out_of_scope" and not rejected["slots"]
