@@ -39,6 +39,7 @@ class WordGraph:
         self.edges: dict[int, list[WordEdge]] = defaultdict(list)
         self.empty: dict[int, list[int]] = defaultdict(list)
         self.finals: dict[int, str] = {}
+        self._count = -1
         self.start = self._node()
         self._closures: dict[int, frozenset[int]] = {}
 
@@ -52,7 +53,7 @@ class WordGraph:
         return graph
 
     def _node(self) -> int:
-        self._count = getattr(self, "_count", -1) + 1
+        self._count += 1
         return self._count
 
     def _expression(self, pieces: tuple[Piece, ...], domain: Domain) -> int:
