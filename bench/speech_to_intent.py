@@ -177,7 +177,7 @@ def portable(argv: list[str]) -> str:
     parts = []
     for part in argv:
         parts.append(os.path.relpath(part) if os.path.isabs(part) else part)
-    return "python -m bench.speech_to_intent " + shlex.join(parts)
+    return " ".join(["python -m bench.speech_to_intent", shlex.join(parts)]).rstrip()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -49,7 +49,7 @@ def bundle(tmp_path_factory) -> Path:
 def test_the_bundle_carries_its_grammar(bundle: Path) -> None:
     domain = json.loads((bundle / "domain.json").read_text())
     assert domain["closed"] is True and list(domain["intents"]) == ["orderDrink"]
-    assert "eight ounce" in domain["slots"]["size"] and len(domain["intents"]["orderDrink"]) == 81
+    assert "eight ounce" in domain["slots"]["size"] and len(domain["intents"]["orderDrink"]) == 80
 
 
 def test_edge_ask_wav_parses_orders_exactly_and_rejects_other_speech(bundle: Path, tmp_path: Path) -> None:
