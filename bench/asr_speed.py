@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -123,6 +124,7 @@ def main() -> None:
         "onnx_phrases": OnnxWhisperAsr(replace(onnx_settings, phrase_bonus=args.phrase_bonus), installed_vocabulary()),
     }
     result = run(clips, engines, args.repeats)
+    result["command"] = " ".join(["python -m bench.asr_speed", *sys.argv[1:]])  # no machine's paths
     result["settings"] = {"repeats": args.repeats, "asr": onnx_settings.__dict__, "load_average": list(os.getloadavg())}
     path = write_result("asr_speed", result, PACKAGES, args.out)
     for group, summary in result["groups"].items():
