@@ -6,7 +6,8 @@ Clips: the demo turns, HWU64 test sentences spoken by the bundled Piper voice, a
 English recordings in ../shared/data/asr_testclips/en. Each clip is transcribed by both engines
 in turn, `--repeats` times (interleaved, so a busy machine slows both alike); a clip's latency is
 its median (the fastest repeat is kept too: `*_min_latency_ratio`). The ONNX path runs as the live loop runs it (biased toward the installed skills'
-vocabulary) and without the bias. WER uses Whisper's English normaliser (whisper-normalizer) and jiwer. Writes
+vocabulary), without the bias, and with shallow fusion over the vocabulary's token trie (`asr.phrase_bonus`,
+edge/asr/onnx/bias.py). WER uses Whisper's English normaliser (whisper-normalizer) and jiwer. Writes
 bench/results/asr_speed.json.
 """
 
@@ -15,8 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from bench.clips import Clip, demo_clips, human_clips, hwu64_piper_clips
 from bench.provenance import write_result
@@ -108,6 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--hwu64", type=int, default=30, help="how many HWU64 test sentences to speak")
+    parser.add_argument("--out", type=Path, help="result file (default bench/results/asr_speed.json)")
+    parser.add_argument("--phrase-bonus", type=float, default=1.5,
+                        help="onnx_phrases: asr.phrase_bonus, shallow fusion over the installed vocabulary's token trie")
     args = parser.parse_args()
     clips = demo_clips() + hwu64_piper_clips(args.hwu64) + human_clips()
     onnx_settings = AsrSettings(engine="onnx-whisper")
@@ -115,10 +121,12 @@ def main() -> None:
         "faster_whisper": WhisperAsr(AsrSettings(engine="faster-whisper")),
         "onnx": OnnxWhisperAsr(onnx_settings, installed_vocabulary()),  # as the live loop runs it
         "onnx_no_bias": OnnxWhisperAsr(replace(onnx_settings, bias_logit=0.0)),
+        "onnx_phrases": OnnxWhisperAsr(replace(onnx_settings, phrase_bonus=args.phrase_bonus), installed_vocabulary()),
     }
     result = run(clips, engines, args.repeats)
+    result["command"] = " ".join(["python -m bench.asr_speed", *sys.argv[1:]])  # no machine's paths
     result["settings"] = {"repeats": args.repeats, "asr": onnx_settings.__dict__, "load_average": list(os.getloadavg())}
-    path = write_result("asr_speed", result, PACKAGES)
+    path = write_result("asr_speed", result, PACKAGES, args.out)
     for group, summary in result["groups"].items():
         print(group, summary)
     print(f"written {path}")

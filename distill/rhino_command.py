@@ -3,6 +3,8 @@
 Expand the context (seeded), add CLINC150 out-of-scope utterances when the data folder has them
 (so the bundle can say "not for me"), train with `distill.chain`, then parse held-out sentences
 of the context with the device runtime and require the intent and every slot value to match.
+The bundle carries the context itself as `domain.json` (edge.core.domain): the device's ASR decodes
+inside the grammar and slots snap to the declared values.
 """
 
 from __future__ import annotations
@@ -56,6 +58,24 @@ def exact_parse(bundle: Path, examples: list[Example]) -> dict[str, Any]:
     return {"sentences": len(examples), "exact": len(examples) - len(failures), "failures": failures[:20]}
 
 
+def context_domain(context: Path):
+    """The Rhino context as the bundle's domain (edge.core.domain.Domain)."""
+    from distill.data.rhino import SlotRef, read_context
+    from edge.core.domain import Choice as DomainChoice
+    from edge.core.domain import Domain
+    from edge.core.domain import SlotRef as DomainSlot
+
+    parsed = read_context(context)
+    intents = {
+        intent: tuple(
+            tuple(DomainSlot(p.slot_type, p.name) if isinstance(p, SlotRef) else DomainChoice(p.options) for p in pieces)
+            for _line, pieces in expressions
+        )
+        for intent, expressions in parsed.expressions.items()
+    }
+    return Domain(intents, dict(parsed.slots), closed=True)
+
+
 def convert(context: Path, out: Path, data_dir: Path, settings, profile, per_expression: int, command: str) -> dict:
     from distill.bundle_eval import evaluate_examples
     from distill.card import generic_card
@@ -63,6 +83,7 @@ def convert(context: Path, out: Path, data_dir: Path, settings, profile, per_exp
     from distill.data.report import data_report
     from distill.data.sources import rhino_splits
     from distill.provenance import rounded
+    from edge.nlu.bundle import write_domain
 
     started = time.perf_counter()
     splits = rhino_splits(context, per_expression, settings.seed)
@@ -70,6 +91,7 @@ def convert(context: Path, out: Path, data_dir: Path, settings, profile, per_exp
         log.warning("%s", warning)
     full = with_out_of_scope(splits, data_dir)
     manifest = build_bundle(full, out, settings, profile, command)
+    write_domain(out, context_domain(context))  # before the check: it parses with the device runtime, snapping included
     check = exact_parse(out, splits["test"])  # the context's own held-out sentences
     manifest["metrics"]["rhino_exact_parse"] = check
     manifest["metrics"]["test"] = evaluate_examples(out, full["test"], progress=False)

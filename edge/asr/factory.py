@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from devices.sessions import SessionFactory
 from edge.asr.base import AsrError
+from edge.core.domain import Domain
 from edge.core.settings import AsrSettings
 
 logger = logging.getLogger(__name__)
@@ -15,10 +16,12 @@ logger = logging.getLogger(__name__)
 ENGINES = ("faster-whisper", "onnx-whisper", "openai-whisper")
 
 
-def create_asr(settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: SessionFactory | None = None):
+def create_asr(settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: SessionFactory | None = None,
+               domain: Domain | None = None):
     """The engine `asr.engine` names. onnx-whisper builds its graphs on first use (edge/asr/onnx/build.py)
     and falls back to faster-whisper, with a log line, when they cannot be built or loaded. `sessions`: the board's
-    onnxruntime session factory (CPU only when None); faster-whisper runs on CTranslate2."""
+    onnxruntime session factory (CPU only when None); faster-whisper runs on CTranslate2. `domain`: what the
+intent bundle listens for (its words bias onnx-whisper; a closed grammar is decoded inside it)."""
     if settings.engine not in ENGINES:
         raise AsrError(f"unknown asr.engine {settings.engine!r}; choose one of {', '.join(ENGINES)}")
     if settings.engine == "openai-whisper":
@@ -29,7 +32,7 @@ def create_asr(settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: 
         from edge.asr.onnx.engine import OnnxWhisperAsr
 
         try:
-            return OnnxWhisperAsr(settings, vocabulary, sessions)
+            return OnnxWhisperAsr(settings, vocabulary, sessions, domain)
         except AsrError as error:
             logger.warning("onnx-whisper unavailable, using faster-whisper instead: %s", error)
     from edge.asr.faster_whisper import WhisperAsr

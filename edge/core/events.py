@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -63,6 +64,12 @@ class Transcript(Event):
     text: str = ""
     language: str = "en"
     audio_seconds: float = 0.0
+    # A closed grammar's decode (edge/asr/onnx/constrained.py), when the bundle carries one: the
+    # intent and declared slot values it read ("" / {} when it rejected the speech or had none), and
+    # {"accepted", "text", "cost_per_token"} for the trace
+    intent: str = ""
+    slots: dict[str, str] = field(default_factory=dict)
+    grammar: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,10 @@ class IntentResult(Event):
     # the best in-scope intent's calibrated logit minus the out-of-scope intent's (edge.nlu.oos): how
     # surely the request is for the device; None when the bundle has no out-of-scope intent
     oos_margin: float | None = None
+    # slot snapping (edge/nlu/snap.py): slot name -> the span the model tagged, for each slot whose value
+    # was replaced by a declared one or dropped; `unsure_slots` names the dropped ones
+    raw_slots: dict[str, str] = field(default_factory=dict)
+    unsure_slots: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,7 @@ def _build(event_class: type[Event], data: dict[str, Any]) -> Event:
 def _matches(value: Any, wanted: Any) -> bool:
     """A shallow type check good enough for the field types used above."""
     origin = typing.get_origin(wanted)
-    if origin is typing.Union:
+    if origin is typing.Union or origin is types.UnionType:
         return any(_matches(value, option) for option in typing.get_args(wanted))
     if wanted is type(None):
         return value is None

@@ -54,6 +54,12 @@ class AsrSettings:
     min_tokens: int = 12  # onnx-whisper: ...but never fewer than this
     bias_logit: float = 1.0  # onnx-whisper: added to the logits of the skills' vocabulary tokens; 0 disables
     bias_words: str = ""  # onnx-whisper: extra comma-separated words to bias toward
+    phrase_bonus: float = 0.0  # onnx-whisper: added to each token that continues a vocabulary word Whisper has started (shallow fusion); 0 disables
+    domain_bias: bool = True  # onnx-whisper: the bundle's domain words (domain.json) join the vocabulary bias
+    grammar_decode: bool = True  # onnx-whisper: a bundle with a closed grammar (domain.json) is decoded inside it
+    grammar_beam: int = 2  # onnx-whisper: beams of the grammar-constrained decode when the greedy path through it is costly
+    grammar_retry_cost: float = 0.3  # onnx-whisper: nats per token of the greedy grammar path above which it is searched with beams
+    grammar_max_cost: float = 1.3  # onnx-whisper: nats per token the grammar may cost against free decoding; above: not for this bundle (dev orders: at most 1.18 at 6 dB SNR)
     openai_checkpoint: str = ""  # openai-whisper: a .pt checkpoint (or a model name such as tiny.en)
 
 
@@ -63,6 +69,8 @@ class NluSettings:
     intra_op_threads: int = 1  # onnxruntime threads for the intent model (one query is too small to share)
     # negative: the bundle's own threshold; else in the units of the bundle's oos_score (edge.nlu.oos)
     oos_threshold: float = -1.0
+    snap_slots: bool = True  # a bundle with declared slot values (domain.json): slot spans become the closest value
+    snap_threshold: float = 0.6  # similarity (0-1) a span needs to its closest declared value; below: dropped as unsure
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class TurnTrace:
     oos_margin: float | None = None  # calibrated logit margin of the best in-scope intent over out_of_scope
     out_of_scope: bool | None = None  # the bundle's own out-of-scope decision
     slots: dict[str, str] | None = None  # slot name -> the words the intent model tagged
+    understanding: dict[str, Any] | None = None  # the bundle's domain at work: grammar decode, snapped and unsure slots
     correction: dict[str, Any] | None = None  # "no, I meant …": what was corrected and whether it was flagged
     route: str = "local"  # local | cloud | offline
     route_rule: str | None = None  # the router's rule that decided (edge/escalation/router.py)

@@ -8,6 +8,8 @@
                      out-of-scope label, score and threshold, device profile, quantization,
                      metrics, and the exact command that produced it
     MODEL_CARD.md    what it is, what it was trained on, how good it is
+    domain.json      optional (edge.core.domain): what the bundle listens for, its grammar and slot
+                     values (`distill rhino` writes it); the ASR decodes in it, slots snap to its values
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.core.domain import DOMAIN_FILE, Domain, DomainError
 from edge.core.errors import ModelLoadError
 from edge.nlu.oos import FORMAT_OF_SCORE, OOS_SCORES, PROBABILITY
 
@@ -98,6 +101,23 @@ def read_labels(bundle_dir: Path) -> BundleLabels:
     if not isinstance(slot_tags, list) or "O" not in slot_tags:
         raise BundleError(f"{path}: 'slot_tags' must be a list of BIO tags containing 'O'")
     return BundleLabels(tuple(intents), tuple(slot_tags))
+
+
+def read_domain(bundle_dir: Path) -> Domain | None:
+    """The bundle's domain.json, or None when it has none (bundles trained on a dataset)."""
+    path = bundle_dir / DOMAIN_FILE
+    if not path.is_file():
+        return None
+    try:
+        return Domain.from_json(_read_json(path), str(path))
+    except DomainError as error:
+        raise BundleError(str(error)) from error
+
+
+def write_domain(bundle_dir: Path, domain: Domain) -> Path:
+    path = bundle_dir / DOMAIN_FILE
+    path.write_text(json.dumps(domain.to_json(), indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def check_bundle_files(bundle_dir: Path) -> None:

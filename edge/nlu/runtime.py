@@ -11,11 +11,21 @@ import numpy as np
 
 from devices.detect import CPU_PROVIDER, resolve
 from devices.sessions import SessionError, SessionFactory
+from edge.core.domain import Domain
 from edge.core.events import IntentResult
 from edge.core.settings import DeviceSettings, NluSettings
 from edge.core.text.normalize import normalize_utterance
-from edge.nlu.bundle import BundleError, BundleLabels, BundleManifest, check_bundle_files, read_labels, read_manifest
+from edge.nlu.bundle import (
+    BundleError,
+    BundleLabels,
+    BundleManifest,
+    check_bundle_files,
+    read_domain,
+    read_labels,
+    read_manifest,
+)
 from edge.nlu.oos import LOGIT_MARGIN, PROBABILITY, in_scope_scores
+from edge.nlu.snap import snap_slots
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +45,13 @@ def bundle_dir_of(settings: NluSettings) -> Path:
 class IntentModel:
     """Load once, then `predict(text)` from any thread (onnxruntime sessions are thread-safe)."""
 
-    def __init__(self, bundle_dir: Path, manifest: BundleManifest, labels: BundleLabels, session, tokenizer):
+    def __init__(self, bundle_dir: Path, manifest: BundleManifest, labels: BundleLabels, session, tokenizer,
+                 domain: Domain | None = None, snap_threshold: float | None = None):
         self.bundle_dir = bundle_dir
         self.manifest = manifest
         self.labels = labels
+        self.domain = domain  # what the bundle listens for (domain.json), or None
+        self._snap_threshold = snap_threshold  # None: slot spans are kept as tagged
         self._session = session
         self._tokenizer = tokenizer
         oos = manifest.oos_label
@@ -80,7 +93,9 @@ class IntentModel:
         tokenizer.no_padding()
         logger.info("loaded intent bundle %s (%d intents) on %s", bundle_dir.name, len(labels.intents),
                     ", ".join(session.get_providers()))
-        return cls(bundle_dir, manifest, labels, session, tokenizer)
+        domain = read_domain(bundle_dir)
+        snap = settings.snap_threshold if domain is not None and settings.snap_slots else None
+        return cls(bundle_dir, manifest, labels, session, tokenizer, domain, snap)
 
     @classmethod
     def for_device(cls, settings: NluSettings, device: DeviceSettings, root: Path = Path("/"),
@@ -126,6 +141,11 @@ class IntentModel:
         out_of_scope = intent == manifest.oos_label or (score is not None and score < manifest.oos_threshold)
         tags = [self.labels.slot_tags[int(index)] for index in np.argmax(slot_logits[0], axis=-1)]
         slots = decode_slots(normalized, tags, encoding.offsets, encoding.special_tokens_mask)
+        raw: dict[str, str] = {}
+        unsure: list[str] = []
+        if self._snap_threshold is not None and self.domain is not None:
+            snapped = snap_slots(slots, self.domain, self._snap_threshold)
+            slots, raw, unsure = snapped.slots, snapped.raw, snapped.unsure
         alternatives = [
             (self.labels.intents[int(index)], round(float(probabilities[index]), 4))
             for index in ranked[1 : 1 + ALTERNATIVES_KEPT]
@@ -138,6 +158,8 @@ class IntentModel:
             out_of_scope=out_of_scope,
             alternatives=alternatives,
             oos_margin=None if margin is None else round(margin, 4),
+            raw_slots=raw,
+            unsure_slots=unsure,
         )
 
 

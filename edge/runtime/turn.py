@@ -28,7 +28,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +42,7 @@ from edge.audio.wavio import AudioInputError, RequestAudio, read_request_audio
 from edge.core.events import Card, Error, Event, IntentResult, Reply, Transcript
 from edge.core.settings import Settings
 from edge.core.stages import MediaPlayer
+from edge.core.text.normalize import normalize_utterance
 from edge.core.trace import TurnTrace
 from edge.dialogue import DialogueManager, Interpretation
 from edge.escalation.router import RouteDecision, Router
@@ -143,7 +144,7 @@ class Turn:
         asr = None
         if with_asr:  # the engine `asr.engine` names, its decoding biased toward the skills' words
             vocabulary = skill_words(loaded.registry.skills) | label_words(Path(nlu.bundle_dir) / "labels.json")
-            asr = create_asr(settings.asr, sorted(vocabulary), sessions)
+            asr = create_asr(settings.asr, sorted(vocabulary), sessions, domain=nlu.domain)  # the bundle's grammar
         tts = PiperTts(settings.tts, sessions) if with_tts else None
         cascade = Cascade.load(settings, nlu.manifest, nlu.labels, tools=tuple(skill_tools(loaded.registry.skills)))
         dialogue = DialogueManager(settings.dialogue, loaded.registry, loaded.context.memory, loaded.context.clock,
@@ -319,13 +320,18 @@ class Turn:
         meant = None if self._dialogue.expects_follow_up(session) else self._cascade.correction(transcript.text, session)
         text = meant or transcript.text
         try:
-            intent = self._nlu.predict(text)
+            intent = _grammar_intent(transcript) if meant is None and transcript.intent else self._nlu.predict(text)
+            if meant is None and _grammar_rejected(transcript):
+                # A closed grammar (a Rhino context) heard speech that is not one of its sentences: not for this
+                # bundle, whatever the intent model makes of the free transcript (the cascade may still answer it).
+                intent = replace(intent, intent=self._nlu.manifest.oos_label, out_of_scope=True, slots={})
         except Exception as error:
             logger.exception("intent model failed")
             return self._fail(request, Error(text=f"intent model failed: {error}", code="nlu-failed"))
         request.clock.mark("nlu_done")
         request.events.append(intent)
         _trace_intent(request.trace, intent)
+        _trace_understanding(request.trace, transcript, intent)
         if meant is not None:
             request.trace.correction = self._cascade.record_correction(meant, intent, session)
         turn = self._dialogue.interpret(intent, text, session, request.area, corrects=meant is not None)
@@ -451,6 +457,29 @@ def _dialogue_decision(turn: Interpretation, router: Router) -> RouteDecision:
 def _trace_intent(trace: TurnTrace, intent: IntentResult) -> None:
     trace.intent, trace.confidence, trace.oos_margin = intent.intent, intent.confidence, intent.oos_margin
     trace.out_of_scope, trace.slots = intent.out_of_scope, dict(intent.slots)
+
+
+def _grammar_intent(transcript: Transcript) -> IntentResult:
+    """The closed grammar's parse of what was heard (the ASR read it inside the bundle's grammar)."""
+    return IntentResult(text=normalize_utterance(transcript.text), intent=transcript.intent, confidence=1.0,
+                        slots=dict(transcript.slots))
+
+
+def _grammar_rejected(transcript: Transcript) -> bool:
+    return transcript.grammar is not None and not transcript.grammar.get("accepted", False)
+
+
+def _trace_understanding(trace: TurnTrace, transcript: Transcript, intent: IntentResult) -> None:
+    """How the bundle's domain shaped the turn: the grammar decode, and slots snapped or dropped."""
+    understanding = {}
+    if transcript.grammar is not None:
+        understanding["grammar"] = dict(transcript.grammar)
+    if intent.raw_slots:
+        understanding["snapped"] = {name: {"span": span, "value": intent.slots.get(name)}
+                                    for name, span in intent.raw_slots.items()}
+    if intent.unsure_slots:
+        understanding["unsure_slots"] = list(intent.unsure_slots)
+    trace.understanding = understanding or None
 
 
 def _trace_decision(trace: TurnTrace, decision: RouteDecision) -> None:

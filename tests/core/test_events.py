@@ -24,6 +24,8 @@ SAMPLES = [
     AudioStop(),
     Detection(name="okay_nabu", score=0.93),
     Transcript(text="What time is it?", audio_seconds=1.7),
+    Transcript(text="Make me a latte.", audio_seconds=2.1, intent="orderDrink", slots={"coffeeDrink": "latte"},
+               grammar={"accepted": True, "text": "Make me a latte.", "cost_per_token": 0.02}),
     IntentResult(text="what time is it", intent="datetime_query", confidence=0.97, slots={"date": "today"},
                  alternatives=[("alarm_query", 0.01)]),
     Reply(text="It's 7:05 AM. \u00e9\u4e2d", route="local", skill="clock"),

@@ -124,7 +124,14 @@ def test_rhino_one_command_on_a_tiny_context(tmp_path: Path, capsys) -> None:
         "labels.json",
         "bundle.json",
         "MODEL_CARD.md",
+        "domain.json",
     }
+    domain = json.loads((out / "domain.json").read_text())  # the context itself, for the device's ASR and snapping
+    assert domain["slots"]["room"] == ["kitchen", "living room", "bedroom", "hallway"]
+    assert domain["intents"]["orderDrink"] == [[
+        {"choice": ["please", ""]}, {"choice": ["make me", "can i get"]}, {"choice": ["a"]},
+        {"slot": "size", "name": "size"}, {"slot": "drink", "name": "drink"},
+    ]]
     manifest = json.loads((out / "bundle.json").read_text())
     labels = json.loads((out / "labels.json").read_text())
     assert labels["intents"] == ["changeState", "orderDrink", "out_of_scope"]

@@ -3,7 +3,13 @@
 Unlike faster-whisper, which pads every request to 30 s, the encoder sees only the audio
 spoken, plus padding to a floor (`asr.min_context_seconds`, 5 s: shorter contexts make the
 decoder repeat itself) and at most `asr.max_tokens_per_second` tokens are decoded. Decoding is
-biased toward the installed skills' vocabulary (`asr.bias_logit`).
+biased toward the installed skills' vocabulary and the bundle's domain words (`asr.bias_logit`).
+
+When the intent bundle carries a closed grammar (edge.core.domain, a Rhino context), the audio is
+first decoded inside it (edge/asr/onnx/constrained.py); if the grammar cost no more than
+`asr.grammar_max_cost` nats per token against the free decoder's own choices, the transcript is
+the grammar's sentence with its parse (intent and declared slot values); otherwise the speech is
+not for this bundle and the free decode of the same encoder output is returned.
 """
 
 from __future__ import annotations
@@ -18,12 +24,17 @@ import numpy as np
 from devices.sessions import SessionError, SessionFactory
 from edge.asr.base import AsrError
 from edge.asr.onnx.artifacts import read_manifest
+from edge.asr.onnx.bias import PhraseTrie
 from edge.asr.onnx.build import prepared_graphs
+from edge.asr.onnx.constrained import ConstrainedDecoder, TokenGrammar
 from edge.asr.onnx.features import FULL_CONTEXT_FRAMES, SAMPLE_RATE, LogMel
 from edge.asr.onnx.greedy import GreedyDecoder
 from edge.asr.onnx.tokens import WhisperTokenizerError, WhisperTokens
+from edge.core.domain import Domain
 from edge.core.events import Transcript
+from edge.core.grammar import WordGraph
 from edge.core.settings import AsrSettings
+from edge.core.text.normalize import normalize_utterance
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +74,8 @@ class OnnxRunner:
 class OnnxWhisperAsr:
     """The fast ASR engine (`asr.engine = "onnx-whisper"`). `transcribe` is thread-safe."""
 
-    def __init__(self, settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: SessionFactory | None = None) -> None:
+    def __init__(self, settings: AsrSettings, vocabulary: Iterable[str] = (), sessions: SessionFactory | None = None,
+                 domain: Domain | None = None) -> None:
         folder = prepared_graphs(settings)  # built from the CTranslate2 weights on first use
         manifest = read_manifest(folder)
         self._settings = settings
@@ -73,9 +85,18 @@ class OnnxWhisperAsr:
         except (WhisperTokenizerError, KeyError, TypeError) as error:
             raise AsrError(f"{folder}: {error}; rebuild with `python -m edge.asr.onnx.build --force`") from error
         words = [*vocabulary, *(w for w in settings.bias_words.split(",") if w.strip())]
+        words += sorted(domain.words()) if domain is not None and settings.domain_bias else []
         bias = self._tokens.vocabulary_bias(words, settings.bias_logit)
-        self._decoder = GreedyDecoder(self._tokens.options(max_new_tokens=224), bias)
+        phrases = PhraseTrie(self._tokens.phrase_sequences(words), settings.phrase_bonus) if settings.phrase_bonus else None
+        self._decoder = GreedyDecoder(self._tokens.options(max_new_tokens=224), bias, phrases)
         self._mel = LogMel()
+        self._graph: WordGraph | None = None
+        self._grammar: ConstrainedDecoder | None = None
+        if domain is not None and domain.closed and settings.grammar_decode:
+            self._graph = WordGraph.of(domain)
+            grammar = TokenGrammar(self._graph, self._tokens.encode, self._tokens.eot)
+            self._grammar = ConstrainedDecoder(grammar, self._decoder.suppress_mask, self._tokens.vocab_size,
+                                               beam=settings.grammar_beam)
         self.folder = folder
         logger.info("loaded Whisper ONNX from %s (%s weights, %d bias words)", folder,
                     manifest.get("quantization", {}).get("weights", "?"), len(words) if bias is not None else 0)
@@ -97,5 +118,31 @@ class OnnxWhisperAsr:
         samples = np.asarray(samples, dtype=np.float32)
         seconds = len(samples) / sample_rate
         mel = self._mel(samples, self.context_frames(seconds), self._settings.pad_with_silence)[None]
-        ids = self._decoder.decode(self._runner, mel, self.token_cap(seconds))
-        return Transcript(text=self._tokens.decode(ids), language=self._settings.language, audio_seconds=seconds)
+        cross_k, cross_v = self._runner.encode(mel)
+        grammar = self._grammar_decode(cross_k, cross_v) if self._grammar is not None else None
+        if grammar is not None and grammar["accepted"]:
+            return Transcript(text=grammar["text"], language=self._settings.language, audio_seconds=seconds,
+                              intent=grammar.pop("intent"), slots=grammar.pop("slots"), grammar=grammar)
+        ids = self._decoder.decode_encoded(self._runner, cross_k, cross_v, self.token_cap(seconds))
+        return Transcript(text=self._tokens.decode(ids), language=self._settings.language, audio_seconds=seconds,
+                          grammar=grammar)
+
+    def _grammar_decode(self, cross_k, cross_v) -> dict:
+        """The closed grammar's reading of the audio: accepted (with intent and slots) or not."""
+        options = self._decoder.options
+        result = self._grammar.decode(self._runner, options.prompt, cross_k, cross_v, beam=1)
+        if self._settings.grammar_beam > 1 and (result is None or result.cost_per_token > self._settings.grammar_retry_cost):
+            # The greedy path through the grammar was costly: search it with more beams (the better score wins).
+            wider = self._grammar.decode(self._runner, options.prompt, cross_k, cross_v, beam=self._settings.grammar_beam)
+            if wider is not None and (result is None or wider.score > result.score):
+                result = wider
+        if result is None:
+            return {"accepted": False, "text": "", "cost_per_token": None}
+        text = self._tokens.decode(result.tokens)
+        parse = self._graph.parse(normalize_utterance(text.replace("-", " ")).split())  # "8-ounce": two words
+        cost = round(result.cost_per_token, 4)
+        accepted = parse is not None and cost <= self._settings.grammar_max_cost
+        found = {"accepted": accepted, "text": text, "cost_per_token": cost, "decoder_calls": result.decoder_calls}
+        if accepted:
+            found.update(intent=parse.intent, slots=dict(parse.slots))
+        return found

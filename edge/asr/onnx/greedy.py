@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edge.asr.onnx.bias import PhraseTrie
+
 
 class WhisperRunner(Protocol):
     def encode(self, mel: np.ndarray) -> tuple[Any, Any]:
@@ -40,8 +42,9 @@ class DecodeOptions:
 class GreedyDecoder:
     """Holds the suppression mask and the logit bias; `decode` is thread-safe (no shared state)."""
 
-    def __init__(self, options: DecodeOptions, bias: np.ndarray | None = None) -> None:
+    def __init__(self, options: DecodeOptions, bias: np.ndarray | None = None, phrases: PhraseTrie | None = None) -> None:
         self.options = options
+        self._phrases = phrases if phrases is not None and len(phrases) and phrases.bonus else None
         mask = np.zeros(options.vocab_size, dtype=np.float32)
         mask[list(options.suppress)] = -np.inf
         if bias is not None:
@@ -49,26 +52,37 @@ class GreedyDecoder:
                 raise ValueError(f"logit bias has shape {bias.shape}, expected ({options.vocab_size},)")
             mask = mask + bias.astype(np.float32)
         self._additive = mask
+        self.suppress_mask = np.where(np.isinf(mask), -np.inf, 0.0).astype(np.float32)  # without the bias
         self._begin = list(options.suppress_at_begin)
 
     def decode(self, runner: WhisperRunner, mel: np.ndarray, max_new_tokens: int | None = None) -> list[int]:
         """Token ids of the transcript (without prompt and end of text)."""
+        cross_k, cross_v = runner.encode(mel)
+        return self.decode_encoded(runner, cross_k, cross_v, max_new_tokens)
+
+    def decode_encoded(self, runner: WhisperRunner, cross_k: Any, cross_v: Any, max_new_tokens: int | None = None) -> list[int]:
+        """`decode` for audio already through the encoder (`runner.encode`)."""
         options = self.options
         limit = options.max_new_tokens if max_new_tokens is None else min(max_new_tokens, options.max_new_tokens)
-        cross_k, cross_v = runner.encode(mel)
         self_k, self_v = runner.empty_cache()
         logits = None
         for token in options.prompt:
             logits, self_k, self_v = runner.step(token, self_k, self_v, cross_k, cross_v)
         generated: list[int] = []
+        phrases = self._phrases
+        in_progress = phrases.start() if phrases is not None else ()
         for index in range(limit):
             scores = logits[: options.vocab_size] + self._additive
             if index == 0:
                 scores[self._begin] = -np.inf
+            if in_progress:
+                scores[phrases.continuations(in_progress)] += phrases.bonus
             token = int(np.argmax(scores))
             if token == options.eot:
                 break
             generated.append(token)
+            if phrases is not None:
+                in_progress = phrases.advance(in_progress, token)
             repeated = _repeated_tail(generated, options.min_repeat_tokens)
             if repeated:
                 del generated[-repeated:]

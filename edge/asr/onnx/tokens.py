@@ -79,3 +79,14 @@ class WhisperTokens:
                     count += 1
         logger.debug("vocabulary bias of %+.2f on %d tokens from %d spellings", logit, int(np.count_nonzero(bias)), count)
         return bias
+
+    def phrase_sequences(self, words: Iterable[str], min_token_id: int = COMMON_TOKENS) -> list[list[int]]:
+        """Token sequences of each word (lower case and capitalised, after a space) whose first token
+        the vocabulary bias raises: the phrases shallow fusion completes (edge/asr/onnx/bias.py)."""
+        sequences = []
+        for word in {w.strip().lower() for w in words if w.strip()}:
+            for variant in (f" {word}", f" {word.capitalize()}"):
+                ids = self.encode(variant)
+                if len(ids) > 1 and ids[0] >= min_token_id:
+                    sequences.append(ids)
+        return sequences
