@@ -121,11 +121,12 @@ def test_wyoming_satellite_completes_a_turn_with_our_server(server, tmp_path):
         assert trace["transcript"] == "What time is it?"
         assert trace["reply"] == "It's 7:05 AM."
         expected_bytes = round(trace["reply_audio_seconds"] * 22050) * 2
+        slack = 4096  # wyoming-satellite may hold back its last partial chunk
         deadline = time.monotonic() + STARTUP_SECONDS
-        while (not spoken.exists() or spoken.stat().st_size < expected_bytes) and time.monotonic() < deadline:
+        while (not spoken.exists() or spoken.stat().st_size < expected_bytes - slack) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert spoken.exists(), "wyoming-satellite played nothing"
-        assert abs(spoken.stat().st_size - expected_bytes) <= 4096  # the whole reply, as 22.05 kHz int16
+        assert abs(spoken.stat().st_size - expected_bytes) <= slack  # the whole reply, as 22.05 kHz int16
         server.call(_cancel(dialer))
     finally:
         satellite.terminate()
