@@ -13,11 +13,25 @@ $(VENV)/.runtime: pyproject.toml
 	$(PIP) install -e .
 	touch $@
 
-# Training/export extra and test tools on top (torch==2.13.0, CPU build). offline-llm compiles
-# llama-cpp-python from its sdist the first time (about 7 minutes on 2 cores); pip's wheel cache
-# (~/.cache/pip) keeps the built wheel, so later installs of the same pinned version take seconds.
-$(VENV)/.test: $(VENV)/.runtime
+# Training/export extra and test tools on top (torch==2.13.0, CPU build). offline-llm needs
+# llama-cpp-python, compiled from its sdist the first time (about 7 minutes on 2 cores, below);
+# the built wheel is kept, so later installs of the same pinned version take seconds.
+$(VENV)/.test: $(VENV)/.runtime $(VENV)/.llama
 	$(PIP) install -e '.[distill,test,cast,bridge,llm,offline-llm,skills,audio]'
+	touch $@
+
+# llama-cpp-python compiles llama.cpp from its sdist. Left to itself it builds for the CPU it
+# compiles on (-march=native), which on our VMs includes AMX tiles that the CPU advertises but the
+# VM does not allow (the server dies with SIGILL on its first request), and pip's wheel cache then
+# hands that build to every later install. So it is built once for the portable baseline
+# (GGML_NATIVE=OFF: AVX2, FMA, F16C on x86-64) into its own folder and installed from there.
+LLAMA_CPP_VERSION := 0.3.36
+PORTABLE_WHEELS := $(HOME)/.cache/edge-voice/wheels
+$(VENV)/.llama: $(VENV)/.runtime
+	ls $(PORTABLE_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) wheel --no-cache-dir --no-deps -w $(PORTABLE_WHEELS) \
+		llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(PIP) install --force-reinstall --no-deps $(PORTABLE_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	touch $@
 
 run: $(VENV)/.runtime
