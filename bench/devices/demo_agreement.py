@@ -102,8 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.compare:
-        first, second = (json.loads(path.read_text()) for path in args.compare)
-        report = compare(first, second)
+        try:
+            first, second = (json.loads(path.read_text()) for path in args.compare)
+            report = compare(first, second)
+        except (OSError, ValueError, KeyError, TypeError) as error:  # not two runs of this benchmark
+            print(f"bench.devices.demo_agreement: cannot compare {args.compare[0]} and {args.compare[1]}: "
+                  f"{type(error).__name__}: {error} (each must be a file written by --out)", file=sys.stderr)
+            return 2
         if args.result:
             sys.path.insert(0, str(ROOT))
             from bench.provenance import write_result
