@@ -307,14 +307,17 @@ class SatelliteHub:
             raise NoListenerError("no satellite is connected")
         speech = await self.engine.synthesize_alert(text)
         events = [Synthesize(text=text), *speech_events(speech.samples, speech.sample_rate, self.settings.samples_per_chunk)]
-        reached = []
-        for session in targets:
+
+        async def deliver(session: SatelliteSession) -> str | None:
             try:
                 await session.peer.send(events)
-                reached.append(session.name)
+                return session.name
             except (ConnectionError, AttributeError):  # it left while we spoke
                 logger.info("satellite %s left before its alert was delivered", session.name)
-        return reached
+                return None
+
+        # To all at once: a satellite slow to take its audio does not delay the others.
+        return [name for name in await asyncio.gather(*map(deliver, targets)) if name is not None]
 
     async def _announce(self, session: SatelliteSession, text: str) -> None:
         try:

@@ -7,7 +7,9 @@ import enum
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from edge.core.errors import ConfigError
@@ -22,6 +24,10 @@ from firmware_bridge.satellites import SatelliteHub
 from firmware_bridge.wyoming.events import Describe
 
 logger = logging.getLogger(__name__)
+
+# Alerts announced at once: each waits for its satellite to take the audio, and one slow satellite
+# must not hold up the others' timers (announced one by one, the soak's fell a minute behind).
+ALERT_WORKERS = 4
 
 
 class BadUriError(ConfigError, ValueError):
@@ -83,17 +89,20 @@ class WyomingServer:
             self.add_satellite(satellite_uri)
         if self.bridge.uart_device:
             self._spawn(self.serve_uart_board(self.bridge.uart_device), f"uart {self.bridge.uart_device}")
-        self.alerts = self.engine.turn.alert_scheduler(self._announce_alert)
+        self.alerts = self.engine.turn.alert_scheduler(self._announce_alert, workers=ALERT_WORKERS)
         self.alerts.start()
         return self.port
 
     def _announce_alert(self, alert) -> bool:
-        """On the scheduler's thread: hand a due alert to the hub on the server's loop and wait."""
+        """On one of the scheduler's workers: hand a due alert to the hub on the server's loop and wait."""
         if self._loop is None or self._loop.is_closed():
             return False
+        started = time.monotonic()
         future = asyncio.run_coroutine_threadsafe(self.hub.announce_alert(alert.text, alert.session), self._loop)
         reached = future.result(timeout=self.bridge.write_timeout_seconds + 30)
-        logger.info("%s %d announced to %s", alert.kind, alert.ref, ", ".join(reached) or "no satellite")
+        late = (datetime.now(UTC) - alert.due).total_seconds()
+        logger.info("%s %d announced to %s in %.1f s (%.1f s after it was due)", alert.kind, alert.ref,
+                    ", ".join(reached) or "no satellite", time.monotonic() - started, late)
         return bool(reached)
 
     def add_satellite(self, uri: str) -> asyncio.Task:

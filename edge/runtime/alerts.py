@@ -6,7 +6,13 @@
     scheduler.stop()
 
 `poll(now)` does one round by hand: the live loop calls it with its stream clock between
-requests, so an alarm in a recording rings at its place in the recording. Each front end says
+requests, so an alarm in a recording rings at its place in the recording.
+
+Each announcement runs on one of `workers` threads (default 1: one loudspeaker says one thing at a
+time). A front end with many listeners (`edge bridge serve`, one per satellite) uses several, so an
+alert for one satellite never queues behind another's: the soak found alerts announced one by one
+falling a minute behind under load. The polling thread never waits for an announcement; an alert
+being announced is not picked up again until it is settled. Each front end says
 how an alert is heard: `edge run` speaks it, `edge bridge serve` sends it to the satellite that set it
 (to every satellite when it was set on the speaker itself), `edge chat` prints it.
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,14 +74,17 @@ class NoListenerError(PeerError):
 
 class AlertScheduler:
     def __init__(self, context: SkillContext, announce: Announce, poll_seconds: float = 0.5,
-                 late_seconds: float = 600.0) -> None:
+                 late_seconds: float = 600.0, workers: int = 1) -> None:
         self.context = context
         self.announce = announce
         self.poll_seconds = poll_seconds
         self.late_seconds = late_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # guards _attempts, _waiting, _in_flight (workers settle concurrently)
+        self._worker_count = max(1, workers)
+        self._workers: ThreadPoolExecutor | None = None  # made on first use, again after stop()
+        self._in_flight: dict[tuple[str, int], Future[bool]] = {}  # being announced on a worker
         self._attempts: dict[tuple[str, int], int] = {}
         self._bad_rows: set[tuple[str, int]] = set()
         self._outcomes: dict[tuple[str, str], int] = {}  # (kind, due|rung|given_up|missed) -> count, for /metrics
@@ -102,12 +112,18 @@ class AlertScheduler:
         return min(pending) if pending else None
 
     def poll(self, now: datetime | None = None) -> list[Alert]:
-        """Announce what is due; returns the alerts that were heard."""
-        now = now or self.context.clock()
-        heard = []
-        with self._lock:
-            for alert in self.due(now):
-                key = (alert.table, alert.ref)
+        """Announce what is due and wait for those announcements; returns the alerts that were heard."""
+        started = self._dispatch(now or self.context.clock())
+        return [alert for alert, announced in started if announced.result()]
+
+    def _dispatch(self, now: datetime) -> list[tuple[Alert, Future[bool]]]:
+        """Start announcing each due alert not already being announced; mark the missed ones."""
+        started = []
+        for alert in self.due(now):
+            key = (alert.table, alert.ref)
+            with self._lock:
+                if key in self._in_flight:
+                    continue
                 if key not in self._attempts and key not in self._waiting:  # a retry is not due again
                     self._count(alert, "due")
                 if now - alert.due > timedelta(seconds=self.late_seconds):
@@ -116,13 +132,31 @@ class AlertScheduler:
                     self._count(alert, "missed")
                     self._done(alert, now)
                     continue
-                outcome = self._try(alert)
-                if outcome is not None:
-                    self._count(alert, "rung" if outcome else "given_up")
-                    self._done(alert, now)
-                if outcome:
-                    heard.append(alert)
-        return heard
+                # Under the lock: the worker cannot settle (and drop the key) before it is recorded.
+                self._in_flight[key] = announced = self._pool().submit(self._announce_and_settle, alert, now)
+            started.append((alert, announced))
+        return started
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._workers is None:
+                self._workers = ThreadPoolExecutor(max_workers=self._worker_count, thread_name_prefix="alert")
+            return self._workers
+
+    def _announce_and_settle(self, alert: Alert, now: datetime) -> bool:
+        """On a worker: announce once, then mark it done when heard or given up."""
+        try:
+            outcome = self._try(alert)
+            if outcome is not None:
+                self._count(alert, "rung" if outcome else "given_up")
+                self._done(alert, now)
+            return bool(outcome)
+        except Exception:  # marking it failed (the store): it is tried again on a later round
+            logger.exception("settling %s %d failed", alert.kind, alert.ref)
+            return False
+        finally:
+            with self._lock:
+                self._in_flight.pop((alert.table, alert.ref), None)
 
     def start(self) -> None:
         if self._thread is None:
@@ -131,10 +165,19 @@ class AlertScheduler:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop polling. An announcement still on a worker is not waited for: one never settled is
+        not marked done, so it is announced again after a restart rather than lost."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        with self._lock:
+            workers, self._workers = self._workers, None
+            if workers is not None:
+                workers.shutdown(wait=False, cancel_futures=True)
+            for key, announced in list(self._in_flight.items()):
+                if announced.cancelled():  # never started: due again after a start
+                    del self._in_flight[key]
 
     def _try(self, alert: Alert) -> bool | None:
         """Announce once: True when heard, False when given up after `MAX_ATTEMPTS` failures (logged),
@@ -143,32 +186,36 @@ class AlertScheduler:
         try:
             heard = self.announce(alert) is not False
         except NoListenerError as error:
-            if key not in self._waiting:
+            with self._lock:
+                first_wait = key not in self._waiting
                 self._waiting.add(key)
+            if first_wait:
                 logger.info("%s %d is due but %s; it waits (missed after %.0f s)", alert.kind, alert.ref, error,
                             self.late_seconds)
             return None
         except Exception:  # a failing speaker or satellite must not stop the alerts
             logger.exception("announcing %s %d failed", alert.kind, alert.ref)
             heard = False
-        if heard:
-            self._attempts.pop(key, None)
-            return True
-        self._attempts[key] = self._attempts.get(key, 0) + 1
-        if self._attempts[key] >= MAX_ATTEMPTS:
-            logger.error("gave up announcing %s %d (%r) after %d attempts", alert.kind, alert.ref, alert.text,
-                         self._attempts.pop(key))
-            return False
-        return None
+        with self._lock:
+            if heard:
+                self._attempts.pop(key, None)
+                return True
+            attempts = self._attempts[key] = self._attempts.get(key, 0) + 1
+            if attempts < MAX_ATTEMPTS:
+                return None
+            del self._attempts[key]
+        logger.error("gave up announcing %s %d (%r) after %d attempts", alert.kind, alert.ref, alert.text, attempts)
+        return False
 
     def _done(self, alert: Alert, now: datetime) -> None:
-        self._waiting.discard((alert.table, alert.ref))
         self.context.memory.mark_alert_done(alert.table, alert.ref, now)
+        with self._lock:
+            self._waiting.discard((alert.table, alert.ref))
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
-                self.poll()
+                self._dispatch(self.context.clock())  # not waited for: a slow listener holds up no round
             except StoreError:
                 logger.exception("could not read alarms and reminders")
             except Exception:  # the scheduler outlives any one bad round

@@ -265,11 +265,12 @@ class Turn:
         spoken.say(alert.text, from_markdown=False)
         return spoken.audio()
 
-    def alert_scheduler(self, announce: Callable[[Alert], bool | None]) -> AlertScheduler:
-        """A scheduler over the skills' alarms and reminders (a long-running front end starts it)."""
+    def alert_scheduler(self, announce: Callable[[Alert], bool | None], workers: int = 1) -> AlertScheduler:
+        """A scheduler over the skills' alarms and reminders (a long-running front end starts it);
+        `workers`: announcements at once (one per loudspeaker that can talk at the same time)."""
         if self._skill_context is None:
             raise RuntimeError("this turn has no skills' database to read alerts from")
-        return AlertScheduler(self._skill_context, announce)
+        return AlertScheduler(self._skill_context, announce, workers=workers)
 
     # --- single stages, for the bridge's Wyoming services (asr, tts, intent, handle) --------
 

@@ -129,3 +129,48 @@ def test_an_alert_nobody_came_to_hear_is_missed_after_late_seconds(skills, caplo
         assert scheduler.poll(NOW + timedelta(seconds=5 + 601)) == []
     assert skills.context.memory.alert_done("alarms", 1)
     assert any(record.message.startswith("missed timer 1") for record in caplog.records)
+
+
+def test_a_slow_listener_delays_no_other_alert(skills):
+    """With several workers (the bridge: one listener per satellite), an alert whose satellite is
+    slow to take it does not hold up the next one, and is not announced twice while it waits.
+    Announced one by one, the soak's alerts fell a minute behind under load."""
+    set_timer(skills, 5, session="slow")
+    set_timer(skills, 6, session="quick")
+    release = threading.Event()
+    quick_heard = threading.Event()
+    calls: list[str] = []
+
+    def announce(alert):
+        calls.append(alert.session)
+        if alert.session == "slow":
+            assert release.wait(60)
+        else:
+            quick_heard.set()
+
+    settled = threading.Event()
+    context = skills.context
+    memory = context.memory
+
+    class Memory:  # the real one, telling the test when the slow alert is marked done
+        def __getattr__(self, name):
+            return getattr(memory, name)
+
+        def mark_alert_done(self, table, ref, when):
+            memory.mark_alert_done(table, ref, when)
+            if ref == 1:
+                settled.set()
+
+    scheduler = AlertScheduler(type(context)(context.settings, lambda: NOW + timedelta(seconds=7), context.store, Memory()),
+                               announce, poll_seconds=0.01, workers=2)
+    scheduler.start()
+    try:
+        assert quick_heard.wait(60)  # heard while the slow one is still being announced
+        assert not context.memory.alert_done("alarms", 1) and calls.count("slow") == 1
+        release.set()
+        assert settled.wait(60)
+    finally:
+        release.set()
+        scheduler.stop()
+    assert context.memory.alert_done("alarms", 1) and context.memory.alert_done("alarms", 2)
+    assert calls.count("slow") == 1 and calls.count("quick") == 1
