@@ -48,6 +48,12 @@ def _window(samples: list[dict[str, Any]], key: str) -> tuple[float, float]:
     return median(sample[key] for sample in samples[:size]), median(sample[key] for sample in samples[-size:])
 
 
+def _listing_change(first: dict[str, Any], last: dict[str, Any]) -> dict[str, int]:
+    """Which kinds of descriptor the process held more (+) or fewer (-) of at the end than when warm."""
+    before, after = Counter(first.get("fd_listing", {})), Counter(last.get("fd_listing", {}))
+    return {what: after[what] - before[what] for what in sorted(set(before) | set(after)) if after[what] != before[what]}
+
+
 def resource_figures(samples: list[dict[str, Any]], starts: list[dict[str, Any]],
                      load_until: float) -> list[dict[str, Any]]:
     """Per runtime start: RSS and descriptors over its warm part of the load (after the first third;
@@ -71,6 +77,7 @@ def resource_figures(samples: list[dict[str, Any]], starts: list[dict[str, Any]]
                 "rss_mib_warm": rss_start, "rss_mib_end": rss_end,
                 "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 2),
                 "fds_warm": fds_start, "fds_end": fds_end, "fds_growth": fds_end - fds_start,
+                "fds_changed": _listing_change(warm[0], warm[-1]),
             })
         figures.append(figure)
     return figures

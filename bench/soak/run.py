@@ -224,8 +224,16 @@ class Soak:
             "satellite_connections": {peer.name: peer.connections for peer in peers},
             "soak_failures": self.failures,
             "timeline": self.timeline,
-            "samples": [{**sample, "at": round(sample["at"] - self.samples[0]["at"], 1)} for sample in self.samples],
+            "fd_listing_at_each_start_end": [_last_listing(self.samples, start["pid"], self.scratch) for start in runtime.starts],
+            "samples": [{**{k: v for k, v in sample.items() if k != "fd_listing"},
+                         "at": round(sample["at"] - self.samples[0]["at"], 1)} for sample in self.samples],
         }
+
+
+def _last_listing(samples: list[dict[str, Any]], pid: int, scratch: Path) -> dict[str, int]:
+    """What a runtime start's descriptors were at its last sample (scratch paths shortened)."""
+    last = next((sample for sample in reversed(samples) if sample["pid"] == pid), {})
+    return {_relative(what, scratch): count for what, count in sorted(last.get("fd_listing", {}).items())}
 
 
 def _integrity(database: Path) -> str:

@@ -2,7 +2,7 @@
 
     runtime = RuntimeProcess(command, environ, log_path)
     await runtime.start()          # returns once it printed "Wyoming on port" (models loaded)
-    runtime.sample()               # {"rss_mib": …, "fds": …} from /proc
+    runtime.sample()               # {"rss_mib": …, "fds": …, "fd_listing": {what: count}} from /proc
     runtime.kill()                 # SIGKILL: no clean-up, no flush, whatever was in flight is cut
     await runtime.stop()           # SIGINT (Ctrl-C): the runtime closes its models and databases
 
@@ -12,11 +12,14 @@ Every start appends the child's output to one log file, so a failure can be read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 READY = "Wyoming on port"
 STARTUP_SECONDS = 600.0  # model loading on a loaded 2-core machine; only catches a child that never gets ready
@@ -30,15 +33,54 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def proc_sample(pid: int) -> dict[str, float | int] | None:
-    """Resident memory (MiB) and open file descriptors of a live process, or None once it is gone."""
+def proc_sample(pid: int) -> dict[str, Any] | None:
+    """Resident memory (MiB), open file descriptors and what they are, of a live process; None once it is gone."""
     try:
         rss_kib = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                        if line.startswith("VmRSS:"))
-        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        listing = fd_listing(pid)
     except (OSError, StopIteration, ValueError):
         return None
-    return {"rss_mib": round(rss_kib / 1024, 1), "fds": fds}
+    return {"rss_mib": round(rss_kib / 1024, 1), "fds": sum(listing.values()), "fd_listing": dict(listing)}
+
+
+_TCP_STATES = {"01": "established", "02": "syn-sent", "06": "time-wait", "08": "close-wait", "0A": "listening"}
+
+
+def fd_listing(pid: int) -> Counter[str]:
+    """What a process's descriptors are, counted: a file's path, "pipe", "tcp listening on :P",
+    "tcp established to :P" (its peer is a server on port P), "tcp established from a peer of :P"
+    (accepted on its port P), other sockets and anonymous inodes by kind. So a growing count says
+    which kind of descriptor grows (a leaked socket to the LLM reads differently from a satellite)."""
+    sockets: dict[str, tuple[int, int, str]] = {}  # inode -> (local port, remote port, state)
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+                sockets[inode] = (int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16),
+                                  _TCP_STATES.get(state, f"state {state}"))
+    listening = {local for local, _, state in sockets.values() if state == "listening"}
+    counts: Counter[str] = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            found = sockets.get(target[8:-1])
+            if found is None:
+                what = "socket (unix or other)"
+            else:
+                local, remote, state = found
+                what = (f"tcp {state} on :{local}" if state == "listening" else
+                        f"tcp {state} from a peer of :{local}" if local in listening else f"tcp {state} to :{remote}")
+        elif target.startswith("pipe:["):
+            what = "pipe"
+        else:  # a file's path, or anon_inode:[eventfd] and the like
+            what = target
+        counts[what] += 1
+    return counts
 
 
 class RuntimeProcess:
@@ -86,7 +128,7 @@ class RuntimeProcess:
                 log.write(line)
                 log.flush()
 
-    def sample(self) -> dict[str, float | int] | None:
+    def sample(self) -> dict[str, Any] | None:
         pid = self.pid
         found = None if pid is None else proc_sample(pid)
         return None if found is None else {"pid": pid, **found}
