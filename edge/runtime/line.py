@@ -67,12 +67,14 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def line_of(update: UpdateSettings) -> tuple[str, str]:
-    """(product, source) of a speaker that follows a line; BadInputError-like refusal when not set up."""
+    """(product, source) of a speaker that follows a line; LineIndexError when it is not set up to."""
     if not update.product or not update.source:
         raise LineIndexError("this speaker follows no product line: set update.product and update.source "
                              "(a folder or an http(s) URL that `distill publish` writes to)")
     if not PRODUCT_NAME.fullmatch(update.product):
         raise LineIndexError(f"update.product {update.product!r} is not a product line's name")
+    if "://" in update.source and not _is_url(update.source):
+        raise LineIndexError(f"update.source {update.source!r}: a folder or an http(s) URL, nothing else")
     return update.product, update.source
 
 
@@ -128,14 +130,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _read_limited(stream: BinaryIO, address: str, limit: int, out: BinaryIO | None, timeout_what: str) -> bytes:
+def _read_limited(stream: BinaryIO, address: str, limit: int, out: BinaryIO | None, limit_name: str) -> bytes:
     """Read all of `stream` (into `out` when given, else returned), refusing more than `limit` bytes."""
     kept, total = bytearray(), 0
     try:
         while block := stream.read(CHUNK_BYTES):
             total += len(block)
             if total > limit:
-                raise UpdateSourceError(f"update source: {address} is over {timeout_what} ({limit} bytes): refused")
+                raise UpdateSourceError(f"update source: {address} is over {limit_name} ({limit} bytes): refused")
             if out is None:
                 kept += block
             else:

@@ -24,10 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.core.settings import MetricsSettings
 from edge.core.trace import TurnTrace
+
+if TYPE_CHECKING:
+    from edge.nlu.signed import BundleVersion
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class Metrics:
         self._pending: str | None = None  # a bundle installed by the update poll, loaded at the next start
         self._update_checks: dict[str, int] = {}  # outcome -> polls of the update source
 
-    def set_bundle(self, version) -> None:
+    def set_bundle(self, version: BundleVersion) -> None:
         """The bundle this process serves (an edge.nlu.signed.BundleVersion): `edge_bundle_info`."""
         with self._lock:
             self._bundle = {"product": version.product, "version": version.version, "sha256": version.sha256}

@@ -23,6 +23,8 @@ A refused package changes nothing: the hidden folder is removed, the links are u
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -30,7 +32,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,12 @@ def install_package(archive: Path, settings: Settings, accept: Callable[[Package
     models = Path(settings.update.models_dir)
     models.mkdir(parents=True, exist_ok=True)
     keys = trusted_keys(Path(settings.update.trusted_keys_dir))
+    with exclusive(models):  # the service's poll and `edge update` by hand never swap at once
+        return _install(archive, settings, accept, models, keys)
+
+
+def _install(archive: Path, settings: Settings, accept: Callable[[Package], None] | None, models: Path,
+             keys: dict) -> Outcome:
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=models))
     staging.rmdir()  # open_package creates it (and removes it when it refuses)
     package = open_package(archive, keys, staging)
@@ -110,8 +118,24 @@ def rollback(settings: Settings) -> Outcome:
     current, previous = _link_target(models / CURRENT), _link_target(models / PREVIOUS)
     if previous is None or not (models / previous).is_dir():
         raise UpdateError(f"nothing to roll back to: {models / PREVIOUS} does not point at a bundle")
-    _swap(models, previous, current)
+    with exclusive(models):
+        _swap(models, previous, current)
     return Outcome("rolled back", previous, current)
+
+
+@contextlib.contextmanager
+def exclusive(models: Path) -> Iterator[None]:
+    """Hold the models folder's lock (flock on the folder itself: no lock file among the bundles);
+    UpdateError when another update holds it."""
+    handle = os.open(models, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise UpdateError(f"another update is running in {models}; try again when it is done") from error
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def self_check(package: Package, settings: Settings) -> str:

@@ -34,7 +34,7 @@ from edge.nlu.signed import PackageRefused, generate_keypair, installed_version 
 from edge.runtime.doctor import run_checks  # noqa: E402
 from edge.runtime.line import UpdatePoller, UpdateSourceError, check_source, serving_version, update_poller  # noqa: E402
 from edge.runtime.metrics import Metrics  # noqa: E402
-from edge.runtime.update import install_package  # noqa: E402
+from edge.runtime.update import UpdateError, exclusive, install_package  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SET_CSV = """text,intent,slots
@@ -232,6 +232,9 @@ def test_a_tampered_package_or_a_bad_index_is_refused_and_the_old_bundle_keeps_s
     refused(UpdateSourceError, "over update.max_download_mb", **{"update.max_download_mb": 0})
     refused(UpdateSourceError, "plain http to 192.0.2.1 is refused; use https",
             **{"update.source": "http://192.0.2.1/updates"})
+    refused(LineIndexError, "a folder or an http\\(s\\) URL, nothing else", **{"update.source": "ftp://127.0.0.1/updates"})
+    with exclusive(world["root"] / "kitchen-a" / "models"):  # `edge update` by hand, in the middle of its swap
+        refused(UpdateError, "another update is running in")
     assert check_source(settings_of(world, "kitchen-a", http_source)).action == "installed"  # the real one still installs
 
 
