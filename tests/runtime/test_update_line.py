@@ -320,3 +320,48 @@ def test_a_bundle_never_packaged_reports_its_folder(world):
     version = installed_version(world["root"] / "kitchen-a" / "models" / "current")
     assert (version.version, version.product, version.signed) == ("tiny-v1", "", False)
     assert len(version.sha256) == 64
+
+
+def test_a_running_bridge_polls_its_line_and_reports_both_bundles_on_metrics(world):
+    """`edge bridge serve` with update.poll_minutes: the poll installs the line's bundle while the process
+    keeps serving (and reporting) the one it loaded, and says a restart loads the new one."""
+    import signal
+    import socket
+    import urllib.request
+
+    from helpers.processes import SHUTDOWN_SECONDS, LineReader
+    from helpers.whisper_onnx_fixture import ensure_whisper_onnx
+
+    ensure_whisper_onnx()
+    index = publish(world, sign(world, "kitchen-v2", "kitchen", oos_threshold=0.4))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    speaker, models = world["root"] / "kitchen-a", world["root"] / "kitchen-a" / "models"
+    settings = {"metrics.port": port, "skills.database_path": speaker / "db.sqlite3", "nlu.bundle_dir": models / "current",
+                "update.models_dir": models, "update.trusted_keys_dir": speaker / "keys", "update.product": "kitchen",
+                "update.source": world["source"], "update.poll_minutes": 0.005, "update.latency_budget_ms": 1000}
+    command = [sys.executable, "-m", "edge", "bridge", "serve", "--wyoming", "tcp://127.0.0.1:0", "--no-zeroconf",
+               "--no-cast", "-v", *[part for key, value in settings.items() for part in ("--set", f"{key}={value}")]]
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = LineReader(server)
+        lines.wait_for("Wyoming on port")
+        deadline, text = time.monotonic() + 120, ""
+        while 'edge_update_checks_total{outcome="installed"} 1' not in text and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+                text = answer.read().decode()
+        loaded = hashlib.sha256((models / "tiny-v1" / "model.onnx").read_bytes()).hexdigest()
+        assert f'edge_bundle_info{{product="",version="tiny-v1",sha256="{loaded}"}} 1' in text.splitlines(), text
+        assert f'edge_bundle_pending_info{{version="{index["version"]}"}} 1' in text.splitlines()
+        assert current(world, "kitchen-a") == index["version"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(SHUTDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(SHUTDOWN_SECONDS)
+    assert "the running speaker keeps its loaded bundle until it restarts (systemctl restart edge)" in "".join(lines.errors)
