@@ -236,6 +236,7 @@ class EvalCommand:
 
 
 from distill.promote import PromoteCommand  # noqa: E402  (stdlib-only at import time)
+from distill.publish import PublishCommand  # noqa: E402  (stdlib-only at import time)
 from distill.review import ReviewCommand  # noqa: E402  (stdlib-only at import time)
 from distill.run import STAGES as STAGE_NAMES  # noqa: E402  (stdlib-only at import time)
 from distill.screen import CorrectionsCommand  # noqa: E402  (stdlib-only at import time)
@@ -285,7 +286,7 @@ class RunCommand:
 
 
 COMMANDS = (DataCommand(), RhinoCommand(), TrainCommand(), EvalCommand(), RunCommand(), PromoteCommand(),
-            CorrectionsCommand(), ReviewCommand(), SignCommand(), KeygenCommand())
+            CorrectionsCommand(), ReviewCommand(), SignCommand(), KeygenCommand(), PublishCommand())
 
 
 def parser() -> argparse.ArgumentParser:

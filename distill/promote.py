@@ -17,6 +17,8 @@ Both bundles are measured with `distill.bundle_eval.evaluate_examples` (the devi
 swap copies the candidate to a temporary sibling of the deployed folder, renames the deployed
 folder to `DIR.previous` (replacing an older one) and the copy to `DIR`. Every decision (dry runs
 too) is recorded as JSON in `DIR.promotions/`; a promoted bundle also carries it as `promotion.json`.
+`--sign KEY` packs the promoted bundle for `edge update` (distill.signing); with `--product NAME
+--publish SOURCE` it also goes on that product line, where its speakers poll (distill.publish).
 """
 
 from __future__ import annotations
@@ -346,6 +348,9 @@ class PromoteCommand:
                             help="after a promotion, pack the bundle signed with this Ed25519 key (distill keygen) for "
                             "`edge update`")
         parser.add_argument("--package", type=Path, metavar="OUT", help="with --sign: the package (default DIR.tar.zst)")
+        parser.add_argument("--publish", type=Path, metavar="SOURCE",
+                            help="with --sign and --product: put the package on the product's line in this update "
+                            "source folder (SOURCE/PRODUCT/latest.json), where its speakers poll (distill publish)")
         from distill.signing import add_sentence_options
 
         add_sentence_options(parser, DEFAULT_REGISTRY, default_data_dir(), with_registry=False)
@@ -353,6 +358,8 @@ class PromoteCommand:
     def run(self, args: argparse.Namespace) -> int:
         from edge.nlu.bundle import BundleError, check_bundle_files, read_manifest
 
+        if getattr(args, "publish", None) is not None and (args.sign is None or not args.product):
+            raise RegistryError("--publish needs --sign KEY and --product NAME: a line gets only packages signed for it")
         sets = load_registry(args.registry)
         product = None
         if args.product:
@@ -395,10 +402,21 @@ class PromoteCommand:
         path = write_record(args.deployed, record)
         self._print(checks, blocked, record, path, args.tolerance)
         if args.sign is not None and not blocked and not args.dry_run:
-            from distill.signing import sign_after_promotion
-
-            print(sign_after_promotion(args))
+            self._ship(args)
         return REFUSED_EXIT if blocked else 0
+
+    @staticmethod
+    def _ship(args: argparse.Namespace) -> None:
+        """--sign KEY: pack the promoted bundle signed; --publish SOURCE: and put it on the product's line."""
+        from distill.signing import sign_after_promotion
+
+        package, line = sign_after_promotion(args)
+        print(line)
+        if getattr(args, "publish", None) is not None:
+            from distill.publish import describe, publish
+
+            index = publish(package, args.publish, args.product)
+            print(describe(index, args.publish / index.product))
 
     @staticmethod
     def _print(checks: list[Check], blocked: list[Check], record: dict, path: Path, tolerance: float) -> None:

@@ -3,17 +3,20 @@
     distill keygen keys/acme                                   # keys/acme (private, 600) + keys/acme.pub
     distill sign BUNDLE --key keys/acme --out BUNDLE.tar.zst   # any bundle, with the registry's sentences
     distill promote CANDIDATE --deployed DIR --sign keys/acme  # after a promotion: DIR.tar.zst
+    distill sign BUNDLE --key keys/acme --product kitchen      # for one product line only
 
 The package (edge/nlu/signed.py) carries the bundle, up to `--sentences` examples of each
 regression set of the registry (its own regression sentences, for the device's self-check) and
-the accuracy this bundle gets on exactly those sentences here, all signed with Ed25519. Copy
-`KEY.pub` into the speaker's /etc/edge/trusted-keys/.
+the accuracy this bundle gets on exactly those sentences here, and the product line it is for
+(`--product`, else the one its promotion.json names, else none), all signed with Ed25519. Copy
+`KEY.pub` into the speaker's /etc/edge/trusted-keys/; `distill publish` puts it on its line.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import platform
 from pathlib import Path
 
@@ -45,7 +48,8 @@ def accuracy_here(bundle: Path, sentences: list[dict[str, str]]) -> float:
 
 
 def sign_bundle(bundle: Path, key: Path, out: Path, registry: Path, data_dir: Path,
-                per_set: int = DEFAULT_SENTENCES_PER_SET) -> dict:
+                per_set: int = DEFAULT_SENTENCES_PER_SET, product: str | None = None) -> dict:
+    """`product`: the line the package is for; None: the one the bundle's promotion.json names, if any."""
     from edge.nlu.bundle import check_bundle_files, read_manifest
     from edge.nlu.signed import write_package
 
@@ -53,13 +57,25 @@ def sign_bundle(bundle: Path, key: Path, out: Path, registry: Path, data_dir: Pa
     read_manifest(bundle)
     sentences = regression_sentences(registry, data_dir, per_set)
     made_by = f"{getpass.getuser()}@{platform.node()}"
-    return write_package(bundle, key.read_bytes(), out, sentences, accuracy_here(bundle, sentences), made_by)
+    product = promoted_for(bundle) if product is None else product
+    return write_package(bundle, key.read_bytes(), out, sentences, accuracy_here(bundle, sentences), made_by, product)
+
+
+def promoted_for(bundle: Path) -> str:
+    """The product line the bundle was promoted for (`distill promote --product`), "" when none."""
+    try:
+        record = json.loads((bundle / "promotion.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    product = record.get("product") if isinstance(record, dict) else None
+    return str(product.get("name") or "") if isinstance(product, dict) else ""
 
 
 def _describe(manifest: dict, out: Path) -> str:
     check = manifest["self_check"]
+    line = f", for the {manifest['product']!r} line" if manifest.get("product") else ""
     return (f"signed {out} ({manifest['name']}, {len(manifest['files'])} files, {check['count']} regression sentences "
-            f"at {check['expected_accuracy']:.1%})")
+            f"at {check['expected_accuracy']:.1%}{line})")
 
 
 class KeygenCommand:
@@ -91,11 +107,14 @@ class SignCommand:
         parser.add_argument("bundle", type=Path, help="the bundle folder")
         parser.add_argument("--key", type=Path, required=True, help="the Ed25519 private key (distill keygen)")
         parser.add_argument("--out", type=Path, help="the package (default: BUNDLE.tar.zst beside the folder)")
+        parser.add_argument("--product", metavar="NAME",
+                            help="the product line it is for: speakers of another line refuse it (default: the line "
+                            "its promotion.json names, else none)")
         add_sentence_options(parser, DEFAULT_REGISTRY, default_data_dir())
 
     def run(self, args: argparse.Namespace) -> int:
         out = args.out or args.bundle.with_name(args.bundle.name + ".tar.zst")
-        manifest = sign_bundle(args.bundle, args.key, out, args.registry, args.data, args.sentences)
+        manifest = sign_bundle(args.bundle, args.key, out, args.registry, args.data, args.sentences, args.product)
         print(_describe(manifest, out))
         return 0
 
@@ -109,8 +128,9 @@ def add_sentence_options(parser: argparse.ArgumentParser, registry: Path, data_d
                         help=f"regression sentences per set in the package (default {DEFAULT_SENTENCES_PER_SET})")
 
 
-def sign_after_promotion(args: argparse.Namespace) -> str:
-    """`distill promote --sign KEY`: the newly deployed bundle as DIR.tar.zst (or --package)."""
+def sign_after_promotion(args: argparse.Namespace) -> tuple[Path, str]:
+    """`distill promote --sign KEY [--product NAME]`: the newly deployed bundle as DIR.tar.zst (or --package),
+    for the product line it was promoted for; the package and a line saying so."""
     out = args.package or args.deployed.with_name(args.deployed.name + ".tar.zst")
-    manifest = sign_bundle(args.deployed, args.sign, out, args.registry, args.data, args.sentences)
-    return _describe(manifest, out)
+    manifest = sign_bundle(args.deployed, args.sign, out, args.registry, args.data, args.sentences, args.product or "")
+    return out, _describe(manifest, out)

@@ -15,6 +15,7 @@ import sys
 from edge.core.errors import ExitCode
 from edge.core.notify import Notifier
 from edge.core.settings import Settings
+from edge.runtime.line import serving_version, update_poller
 from edge.runtime.metrics import Metrics, metrics_endpoint
 from edge.runtime.watchdog import feed_from_event_loop
 from firmware_bridge.simulator import add_simulator_arguments, simulate
@@ -119,6 +120,8 @@ async def _serve_with(settings: Settings, caster, metrics: Metrics | None) -> in
     from firmware_bridge.engine import TurnEngine
     from firmware_bridge.server import BadUriError, WyomingServer, parse_tcp_uri
 
+    if metrics is not None:
+        metrics.set_bundle(serving_version(settings))
     try:
         turn = await asyncio.to_thread(Turn.load, settings, caster=caster,
                                        on_trace=metrics.observe if metrics else None)
@@ -147,7 +150,8 @@ async def _serve_with(settings: Settings, caster, metrics: Metrics | None) -> in
     notifier.ready(f"Wyoming on port {port}")
     watchdog = asyncio.create_task(feed_from_event_loop(notifier))
     try:
-        await server.serve_forever()
+        with update_poller(settings, metrics):  # update.poll_minutes: the line's newer bundle, loaded at restart
+            await server.serve_forever()
     except asyncio.CancelledError:
         pass
     finally:

@@ -13,6 +13,7 @@ from edge.cast.speaker import speaker_caster
 from edge.core.errors import ExitCode
 from edge.core.notify import Notifier
 from edge.core.settings import Settings
+from edge.runtime.line import serving_version, update_poller
 from edge.runtime.metrics import metrics_endpoint
 from edge.runtime.watchdog import WatchedSource
 
@@ -84,8 +85,6 @@ def run_file(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_microphone(args: argparse.Namespace, settings: Settings) -> int:
     """Listen on the microphone and answer on the speaker until interrupted (Ctrl-C)."""
-    from edge.audio.devices import MicrophoneSource, SpeakerSink
-    from edge.audio.stream import AudioDeviceError
     from edge.listen.wake import PushToTalk
 
     activation = PushToTalk() if settings.live.activation == "push-to-talk" else None
@@ -94,23 +93,32 @@ def run_microphone(args: argparse.Namespace, settings: Settings) -> int:
         loop = _load_loop(settings, args.json, activation, caster, notifier=notifier, metrics=metrics)
         if loop is None:
             return ExitCode.FAILED
-        if isinstance(loop.activation, PushToTalk):
-            threading.Thread(target=_enter_presses, args=(loop.activation,), daemon=True).start()
-            print("edge run: press Enter, then speak.", flush=True)
-            notifier.ready("press Enter, then speak")
-        else:
-            print(f"edge run: listening for the wake word {settings.wake.model!r}.", flush=True)
-            notifier.ready(f"listening for the wake word {settings.wake.model!r}")
-        try:
-            loop.run(WatchedSource(MicrophoneSource(settings.live), notifier.pinger()), SpeakerSink(settings.live))
-        except AudioDeviceError as error:
-            print(f"edge run: {error}", file=sys.stderr)
-            return ExitCode.FAILED
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            notifier.stopping()
-            loop.close()
+        with update_poller(settings, metrics):  # update.poll_minutes: the line's newer bundle, loaded at restart
+            return _listen(loop, settings, notifier)
+
+
+def _listen(loop, settings: Settings, notifier: Notifier) -> int:
+    from edge.audio.devices import MicrophoneSource, SpeakerSink
+    from edge.audio.stream import AudioDeviceError
+    from edge.listen.wake import PushToTalk
+
+    if isinstance(loop.activation, PushToTalk):
+        threading.Thread(target=_enter_presses, args=(loop.activation,), daemon=True).start()
+        print("edge run: press Enter, then speak.", flush=True)
+        notifier.ready("press Enter, then speak")
+    else:
+        print(f"edge run: listening for the wake word {settings.wake.model!r}.", flush=True)
+        notifier.ready(f"listening for the wake word {settings.wake.model!r}")
+    try:
+        loop.run(WatchedSource(MicrophoneSource(settings.live), notifier.pinger()), SpeakerSink(settings.live))
+    except AudioDeviceError as error:
+        print(f"edge run: {error}", file=sys.stderr)
+        return ExitCode.FAILED
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        notifier.stopping()
+        loop.close()
     return 0
 
 
@@ -123,6 +131,8 @@ def _load_loop(settings: Settings, as_json: bool, activation=None, caster=None, 
                notifier: Notifier | None = None, metrics=None):
     from edge.runtime.live import LiveLoop
 
+    if metrics is not None:
+        metrics.set_bundle(serving_version(settings))
     try:
         loop = LiveLoop.load(settings, on_turn=_printer(as_json, notifier, metrics), activation=activation, caster=caster,
                              on_alert=_alert_printer(as_json), follow_stream_clock=follow_stream_clock)

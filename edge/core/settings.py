@@ -389,6 +389,12 @@ class UpdateSettings:
     # self-check: share of the bundle's own regression sentences it must get right, whatever the package says (it
     # must also be within 2 points of the accuracy it had when it was signed)
     min_regression_accuracy: float = 0.5
+    product: str = ""  # this speaker's product line (regression/NAME/product.toml); a package signed for another is refused
+    source: str = ""  # where its line is published: a folder or an http(s) URL holding PRODUCT/latest.json (distill publish)
+    poll_minutes: float = 0.0  # the running service checks update.source this often and installs a newer bundle; 0: off
+    allow_plain_http: bool = False  # fetch from an http:// source that is not on loopback (the signature is checked still)
+    download_timeout_seconds: float = 30.0  # each request to an http(s) source gives up after this long
+    max_download_mb: int = 256  # a package larger than this (or than its index says) is refused while downloading
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@
 The archive is a zstd-compressed tar of exactly three kinds of member, all regular files:
 
     SIGNED.json        format, bundle name, every file's size and sha256, the self-check (sentences'
-                       file, expected accuracy), who made it and when
+                       file, expected accuracy), who made it and when, and the product line it is
+                       for (`product`, optional: a speaker of another line refuses it)
     SIGNED.json.sig    Ed25519 signature of SIGNED.json's bytes (64 bytes)
     bundle/NAME        the bundle's files (model.onnx, tokenizer.json, labels.json, bundle.json,
                        MODEL_CARD.md, …) and regression.jsonl: {"text", "intent"} per line
@@ -15,6 +16,9 @@ The archive is a zstd-compressed tar of exactly three kinds of member, all regul
 or tar, has any other member (a link, a folder, a path with `/` or `..` under bundle/), no
 signature, a signature no trusted key made, or a file whose size or sha256 differs from
 SIGNED.json (or one SIGNED.json does not list). Nothing is left in `into` when it refuses.
+
+An installed bundle keeps its SIGNED.json (`installed_version` reads it): the speaker reports
+its version, `NAME-DIGEST8` (its folder's name: DIGEST is SIGNED.json's sha256), and product.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import tarfile
 from dataclasses import dataclass
@@ -39,6 +44,7 @@ BUNDLE_PREFIX = "bundle/"
 MAX_MEMBER_BYTES = 512 * 1024 * 1024  # one file of a bundle; a larger member is refused before it is written
 MAX_FILES = 64
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # the whole unpacked package
+PRODUCT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a product line (regression/NAME/product.toml)
 
 
 class PackageRefused(BadInputError):
@@ -52,10 +58,40 @@ class Package:
     key: str  # the trusted key (file stem) whose signature matched
     manifest: dict[str, Any]  # SIGNED.json
     bundle_dir: Path  # where its files were unpacked
+    signed: bytes = b""  # SIGNED.json's exact bytes (kept beside the installed bundle)
 
     @property
     def expected_accuracy(self) -> float:
         return float(self.manifest["self_check"]["expected_accuracy"])
+
+    @property
+    def version(self) -> str:
+        """`NAME-DIGEST8`: the folder it is installed as, and the version speakers report."""
+        return package_version(self.name, self.digest)
+
+    @property
+    def product(self) -> str:
+        """The product line it was signed for ("" when none)."""
+        return str(self.manifest.get("product") or "")
+
+    @property
+    def created(self) -> str:
+        return str(self.manifest.get("created") or "")
+
+
+@dataclass(frozen=True)
+class BundleVersion:
+    """What a speaker reports about the bundle it serves (`edge doctor`, `edge_bundle_info`)."""
+
+    version: str  # NAME-DIGEST8 of its signed package, or the folder's name for a bundle never packaged
+    product: str  # the product line it was signed for ("" when none)
+    sha256: str  # of its model.onnx (as `distill promote` records it: model_sha256)
+    created: str  # when it was signed (or made, for an unsigned bundle)
+    signed: bool  # installed from a signed package (its SIGNED.json is beside it)
+
+
+def package_version(name: str, digest: str) -> str:
+    return f"{name}-{digest[:8]}"
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -99,8 +135,9 @@ def trusted_keys(folder: Path) -> dict[str, Any]:
 
 
 def write_package(bundle_dir: Path, private_key_pem: bytes, out: Path, sentences: list[dict[str, str]],
-                  expected_accuracy: float, made_by: str = "") -> dict[str, Any]:
-    """Pack `bundle_dir` with its regression sentences into a signed `out` (.tar.zst); SIGNED.json."""
+                  expected_accuracy: float, made_by: str = "", product: str = "") -> dict[str, Any]:
+    """Pack `bundle_dir` with its regression sentences into a signed `out` (.tar.zst); SIGNED.json.
+    `product`: the product line it is for (a speaker of another line refuses it)."""
     import zstandard
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -108,7 +145,9 @@ def write_package(bundle_dir: Path, private_key_pem: bytes, out: Path, sentences
     key = load_pem_private_key(private_key_pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise PackageRefused("the signing key is not an Ed25519 private key (distill keygen makes one)")
-    files = {path.name: path.read_bytes() for path in sorted(bundle_dir.iterdir()) if path.is_file()}
+    _check_product_name(product, "the product")
+    files = {path.name: path.read_bytes() for path in sorted(bundle_dir.iterdir())
+             if path.is_file() and path.name not in (SIGNED, SIGNATURE)}  # an installed bundle's own record
     files[REGRESSION] = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sentences).encode("utf-8")
     manifest = {
         "format": PACKAGE_FORMAT, "name": bundle_dir.name, "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -116,6 +155,8 @@ def write_package(bundle_dir: Path, private_key_pem: bytes, out: Path, sentences
         "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()},
         "self_check": {"sentences": REGRESSION, "count": len(sentences), "expected_accuracy": round(expected_accuracy, 4)},
     }
+    if product:
+        manifest["product"] = product
     signed = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
     members = {SIGNED: signed, SIGNATURE: key.sign(signed), **{BUNDLE_PREFIX + n: d for n, d in files.items()}}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +187,7 @@ def open_package(archive: Path, keys: dict[str, Any], into: Path) -> Package:
     except BaseException:
         shutil.rmtree(into, ignore_errors=True)
         raise
-    return Package(str(manifest["name"]), hashlib.sha256(signed).hexdigest(), key_name, manifest, into)
+    return Package(str(manifest["name"]), hashlib.sha256(signed).hexdigest(), key_name, manifest, into, signed)
 
 
 def _unpack(archive: Path, into: Path) -> tuple[bytes, bytes | None]:
@@ -218,7 +259,13 @@ def _manifest(signed: bytes, archive: Path) -> dict[str, Any]:
     name = str(manifest.get("name", ""))
     if not name or "/" in name or name.startswith(".") or name in ("current", "previous"):
         raise PackageRefused(f"{archive.name}: bad bundle name {name!r}")
+    _check_product_name(manifest.get("product", ""), f"{archive.name}: the product")
     return manifest
+
+
+def _check_product_name(product: Any, what: str) -> None:
+    if not isinstance(product, str) or (product and not PRODUCT_NAME.fullmatch(product)):
+        raise PackageRefused(f"{what} {product!r} is not a product line's name (letters, digits, '.', '_', '-')")
 
 
 def _check_files(manifest: dict[str, Any], folder: Path, archive: Path) -> None:
@@ -232,3 +279,53 @@ def _check_files(manifest: dict[str, Any], folder: Path, archive: Path) -> None:
         data = (folder / name).read_bytes()
         if len(data) != expected.get("bytes") or hashlib.sha256(data).hexdigest() != expected.get("sha256"):
             raise PackageRefused(f"{archive.name} was tampered with: {name} does not match its signed sha256")
+
+
+# --- what a speaker serves (edge doctor, /metrics) ------------------------------------------
+
+
+def installed_version(bundle_dir: Path) -> BundleVersion:
+    """The version of the bundle at `bundle_dir` (links resolved): from the SIGNED.json kept beside an
+    installed package, else the folder's name and bundle.json's `created`."""
+    folder = bundle_dir.resolve()
+    record = folder / SIGNED
+    model_sha256 = ""
+    if record.is_file():
+        signed = record.read_bytes()
+        try:
+            manifest = json.loads(signed)
+            name = str(manifest["name"])
+            model_sha256 = str(manifest["files"]["model.onnx"]["sha256"])
+            return BundleVersion(package_version(name, hashlib.sha256(signed).hexdigest()),
+                                 str(manifest.get("product") or ""), model_sha256, str(manifest.get("created") or ""), True)
+        except (ValueError, KeyError, TypeError):
+            pass  # not a record this runtime wrote: describe the folder instead
+    model = folder / "model.onnx"
+    if model.is_file():
+        digest = hashlib.sha256()
+        with model.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        model_sha256 = digest.hexdigest()
+    try:
+        created = str(json.loads((folder / "bundle.json").read_text(encoding="utf-8")).get("created") or "")
+    except (OSError, ValueError, AttributeError):
+        created = ""
+    return BundleVersion(folder.name, "", model_sha256, created, False)
+
+
+def package_manifest(archive: Path) -> tuple[bytes, dict[str, Any]]:
+    """SIGNED.json of a package (bytes and parsed), read without verifying it: for the publisher, who
+    names it in a product line's index. PackageRefused when the archive holds none."""
+    import zstandard
+
+    try:
+        with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream, \
+                tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                if member.name == SIGNED:
+                    signed = _read_member(tar, member, archive)
+                    return signed, _manifest(signed, archive)
+    except (OSError, EOFError, tarfile.TarError, zstandard.ZstdError) as error:
+        raise PackageRefused(f"{archive.name} is truncated or not a .tar.zst bundle ({error})") from error
+    raise PackageRefused(f"{archive.name} has no {SIGNED}: not a signed bundle")

@@ -4,7 +4,8 @@
         print(check.line())           # "ok    models/asr: Whisper graphs built (int8, 64 MB) in …"
 
 Checks: microphone and speaker, models (intent bundle, Whisper graphs, voice, wake word), disk,
-clock, cloud reachability (llm.base_url), paired screens and satellites, trusted update keys.
+clock, cloud reachability (llm.base_url), paired screens and satellites, trusted update keys, and
+the product line (update.product at update.source: is the line's latest bundle the one here?).
 None of them loads a model or changes anything; the network checks wait a few seconds at most.
 """
 
@@ -54,6 +55,7 @@ def run_checks(settings: Settings, screen_wait_seconds: float = 2.0) -> Iterator
         lambda: _intent_bundle(settings), lambda: _whisper(settings), lambda: _voice(settings), lambda: _wake(settings),
         lambda: _disk(settings), _clock, lambda: _cloud(settings),
         lambda: _screens(settings, screen_wait_seconds), lambda: _satellites(settings), lambda: _trusted_keys(settings),
+        lambda: _line(settings),
     ]
     for check in checks:
         try:
@@ -101,7 +103,13 @@ def _intent_bundle(settings: Settings) -> Check:
         return Check("models/intent", "fail", str(error), "set nlu.bundle_dir to a bundle, or `edge update --rollback`")
     if not (folder / "model.onnx").is_file():
         return Check("models/intent", "fail", f"{folder} has no model.onnx", "`edge update --rollback` or reinstall")
-    return Check("models/intent", "ok", f"{folder.resolve().name} ({len(labels.intents)} intents) in {folder}")
+    from edge.nlu.signed import installed_version
+
+    version = installed_version(folder)
+    line = f", {version.product!r} line" if version.product else ""
+    signed = f"signed {version.created}" if version.signed else "not from a signed package"
+    return Check("models/intent", "ok", f"version {version.version}{line} ({len(labels.intents)} intents, {signed}, "
+                 f"model sha256 {version.sha256[:12]}) in {folder}")
 
 
 def _whisper(settings: Settings) -> Check:
@@ -257,3 +265,32 @@ def _trusted_keys(settings: Settings) -> Check:
         return Check("updates", "warn", f"no trusted keys in {folder}: `edge update` refuses every bundle",
                      f"copy the publisher's Ed25519 key (distill promote --sign writes KEY.pub) into {folder}/")
     return Check("updates", "ok", f"{len(keys)} trusted key(s) in {folder}: {', '.join(k.stem for k in keys)}")
+
+
+def _line(settings: Settings) -> Check:
+    """Which product line this speaker follows, and whether the bundle here is the line's latest."""
+    import dataclasses
+
+    from edge.nlu.runtime import bundle_dir_of
+    from edge.nlu.signed import installed_version
+    from edge.runtime.line import fetch_index
+
+    update = settings.update
+    here = installed_version(bundle_dir_of(settings.nlu))
+    if not update.product and not update.source:
+        return Check("updates/line", "skip", f"on no product line (update.product, update.source): {here.version} installed; "
+                     "updates come only from `edge update PACKAGE`")
+    poll = f"polled every {update.poll_minutes:g} min" if update.poll_minutes > 0 else "poll off (update.poll_minutes = 0)"
+    quick = dataclasses.replace(update, download_timeout_seconds=min(update.download_timeout_seconds, 5.0))
+    try:
+        index, where = fetch_index(quick)
+    except EdgeError as error:
+        return Check("updates/line", "fail", f"{update.product or '(no product)'} line: {error}",
+                     "set update.product and update.source to the line `distill publish` writes (docs/service.md)")
+    if here.product and here.product != update.product:
+        return Check("updates/line", "warn", f"{here.version} installed, signed for the {here.product!r} line, but "
+                     f"update.product is {update.product!r}", f"edge update --check installs the {update.product!r} line's")
+    if index.version != here.version:
+        return Check("updates/line", "warn", f"{update.product!r} line: {index.version} published at {where}, "
+                     f"{here.version} installed ({poll})", "edge update --check --restart (or wait for the poll and restart)")
+    return Check("updates/line", "ok", f"{update.product!r} line: its latest, {here.version}, is installed (from {where}, {poll})")

@@ -1,6 +1,8 @@
-"""`/metrics` in Prometheus' text format: turns, routes, stage latencies, errors, alerts, memory.
+"""`/metrics` in Prometheus' text format: turns, routes, stage latencies, errors, alerts, memory,
+and the intent model bundle the speaker serves (its product line and version).
 
     metrics = Metrics()
+    metrics.set_bundle(installed_version(bundle_dir))         # edge_bundle_info, before the turn loads it
     turn = Turn.load(settings, on_trace=metrics.observe)      # every turn's trace
     metrics.watch_alerts(scheduler)                           # due / rung / given up / missed
     server = MetricsServer(metrics, "127.0.0.1", 9464).start()
@@ -22,10 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.core.settings import MetricsSettings
 from edge.core.trace import TurnTrace
+
+if TYPE_CHECKING:
+    from edge.nlu.signed import BundleVersion
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,23 @@ class Metrics:
         self._stages: dict[str, _Histogram] = {stage: _Histogram() for stage in STAGES}
         self._alert_sources: list[Callable[[], dict[tuple[str, str], int]]] = []
         self._started = time.time()
+        self._bundle: dict[str, str] | None = None  # product, version, sha256 of the bundle loaded
+        self._pending: str | None = None  # a bundle installed by the update poll, loaded at the next start
+        self._update_checks: dict[str, int] = {}  # outcome -> polls of the update source
+
+    def set_bundle(self, version: BundleVersion) -> None:
+        """The bundle this process serves (an edge.nlu.signed.BundleVersion): `edge_bundle_info`."""
+        with self._lock:
+            self._bundle = {"product": version.product, "version": version.version, "sha256": version.sha256}
+
+    def set_pending_bundle(self, version: str) -> None:
+        """A newer bundle is installed and waits for a restart: `edge_bundle_pending_info`."""
+        with self._lock:
+            self._pending = version
+
+    def count_update_check(self, outcome: str) -> None:
+        with self._lock:
+            self._update_checks[outcome] = self._update_checks.get(outcome, 0) + 1
 
     def observe(self, trace: TurnTrace | dict[str, Any]) -> None:
         data = trace.to_dict() if isinstance(trace, TurnTrace) else trace
@@ -79,7 +101,7 @@ class Metrics:
 
     def render(self) -> str:
         with self._lock:
-            lines = self._render_turns() + self._render_stages()
+            lines = self._render_turns() + self._render_stages() + self._render_bundle()
         return "\n".join(lines + self._render_alerts() + _render_process(self._started)) + "\n"
 
     def _render_turns(self) -> list[str]:
@@ -101,6 +123,23 @@ class Metrics:
             lines.append(f'edge_stage_seconds_bucket{{stage="{stage}",le="+Inf"}} {histogram.count}')
             lines.append(f'edge_stage_seconds_sum{{stage="{stage}"}} {histogram.total:.6f}')
             lines.append(f'edge_stage_seconds_count{{stage="{stage}"}} {histogram.count}')
+        return lines
+
+    def _render_bundle(self) -> list[str]:
+        lines = ["# HELP edge_bundle_info The intent model bundle this process serves: its product line, version "
+                 "(NAME-DIGEST8 of its signed package, else its folder) and model.onnx's sha256.",
+                 "# TYPE edge_bundle_info gauge"]
+        if self._bundle is not None:
+            labels = ",".join(f'{name}="{_label(value)}"' for name, value in self._bundle.items())
+            lines.append(f"edge_bundle_info{{{labels}}} 1")
+        lines += ["# HELP edge_bundle_pending_info A newer bundle the update poll installed; a restart loads it.",
+                  "# TYPE edge_bundle_pending_info gauge"]
+        if self._pending is not None:
+            lines.append(f'edge_bundle_pending_info{{version="{_label(self._pending)}"}} 1')
+        lines += ["# HELP edge_update_checks_total Polls of update.source, by outcome (installed, already_installed, "
+                  "refused, failed).", "# TYPE edge_update_checks_total counter"]
+        lines += [f'edge_update_checks_total{{outcome="{_label(outcome)}"}} {count}'
+                  for outcome, count in sorted(self._update_checks.items())]
         return lines
 
     def _render_alerts(self) -> list[str]:

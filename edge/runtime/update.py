@@ -8,11 +8,13 @@ folder; `current` is a relative symlink to the one in use (the service's `nlu.bu
 `previous` to the one before. An update:
 
 1. verifies the package against the keys in `update.trusted_keys_dir` and unpacks it into a
-   hidden folder beside the others (edge/nlu/signed.py);
+   hidden folder beside the others (edge/nlu/signed.py); a package signed for another product
+   line than `update.product` is refused;
 2. self-checks it on this device: it must load, get its own regression sentences right (at least
    the accuracy it had when it was signed, less 2 points, and `update.min_regression_accuracy`),
    and answer within `update.latency_budget_ms` (median per sentence);
-3. renames the folder to `NAME-DIGEST8`, points `previous` at the old bundle and swaps `current`
+3. keeps SIGNED.json in the folder (the speaker's version: edge.nlu.signed.installed_version),
+   renames the folder to `NAME-DIGEST8`, points `previous` at the old bundle and swaps `current`
    with one atomic rename of a new link over the old;
 4. loads `current` again; if that fails, swaps back (rolled back).
 
@@ -21,6 +23,8 @@ A refused package changes nothing: the hidden folder is removed, the links are u
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -28,12 +32,13 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.core.errors import EdgeError, StorageError
 from edge.core.settings import NluSettings, Settings
-from edge.nlu.signed import REGRESSION, Package, PackageRefused, open_package, trusted_keys
+from edge.nlu.signed import REGRESSION, SIGNED, Package, PackageRefused, open_package, trusted_keys
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +66,30 @@ class Outcome:
             f"; {self.detail}" if self.detail else "")
 
 
-def install_package(archive: Path, settings: Settings) -> Outcome:
+def install_package(archive: Path, settings: Settings, accept: Callable[[Package], None] | None = None) -> Outcome:
+    """`accept(package)`: more checks of the verified package before its self-check (edge.runtime.line's
+    version and product line); it raises PackageRefused to refuse it."""
     models = Path(settings.update.models_dir)
     models.mkdir(parents=True, exist_ok=True)
     keys = trusted_keys(Path(settings.update.trusted_keys_dir))
+    with exclusive(models):  # the service's poll and `edge update` by hand never swap at once
+        return _install(archive, settings, accept, models, keys)
+
+
+def _install(archive: Path, settings: Settings, accept: Callable[[Package], None] | None, models: Path,
+             keys: dict) -> Outcome:
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=models))
     staging.rmdir()  # open_package creates it (and removes it when it refuses)
     package = open_package(archive, keys, staging)
     try:
-        target = models / f"{package.name}-{package.digest[:8]}"
+        target = models / package.version
+        check_product(package, settings.update.product, archive)
+        if accept is not None:
+            accept(package)
         if _link_target(models / CURRENT) == target.name:
             return Outcome("already installed", target.name, _link_target(models / PREVIOUS))
         detail = self_check(package, settings)
+        (staging / SIGNED).write_bytes(package.signed)  # the speaker reports its version from it
         if target.exists():
             shutil.rmtree(target)  # an earlier copy of this exact package (not in use)
         staging.rename(target)
@@ -89,13 +106,36 @@ def install_package(archive: Path, settings: Settings) -> Outcome:
     return Outcome("installed", target.name, old, detail)
 
 
+def check_product(package: Package, product: str, archive: Path) -> None:
+    """A package signed for one product line is refused by a speaker of another (update.product)."""
+    if product and package.product and package.product != product:
+        raise PackageRefused(f"{archive.name} is for the product line {package.product!r}, this speaker is on "
+                             f"{product!r} (update.product): refused")
+
+
 def rollback(settings: Settings) -> Outcome:
     models = Path(settings.update.models_dir)
     current, previous = _link_target(models / CURRENT), _link_target(models / PREVIOUS)
     if previous is None or not (models / previous).is_dir():
         raise UpdateError(f"nothing to roll back to: {models / PREVIOUS} does not point at a bundle")
-    _swap(models, previous, current)
+    with exclusive(models):
+        _swap(models, previous, current)
     return Outcome("rolled back", previous, current)
+
+
+@contextlib.contextmanager
+def exclusive(models: Path) -> Iterator[None]:
+    """Hold the models folder's lock (flock on the folder itself: no lock file among the bundles);
+    UpdateError when another update holds it."""
+    handle = os.open(models, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise UpdateError(f"another update is running in {models}; try again when it is done") from error
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def self_check(package: Package, settings: Settings) -> str:

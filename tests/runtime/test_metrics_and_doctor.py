@@ -122,12 +122,14 @@ def test_doctor_reports_each_check_with_a_fix_for_each_problem(tmp_path):
     })
     checks = {check.name: check for check in run_checks(settings)}
     assert set(checks) == {"audio/microphone", "audio/speaker", "models/intent", "models/asr", "models/voice",
-                           "models/wake", "disk", "clock", "cloud", "screens", "satellites", "updates"}
+                           "models/wake", "disk", "clock", "cloud", "screens", "satellites", "updates", "updates/line"}
     assert checks["models/intent"].status == "ok" and checks["models/voice"].status == "ok"
     assert checks["models/asr"].status == "warn" and "first start builds them" in checks["models/asr"].fix
     assert checks["cloud"].status == "fail" and "llm.base_url" in checks["cloud"].fix
     assert checks["satellites"].status == "fail" and "bridge.satellites" in checks["satellites"].fix
     assert checks["updates"].status == "warn" and checks["screens"].status == "skip"
+    assert checks["updates/line"].status == "skip" and "on no product line" in checks["updates/line"].detail
+    assert checks["models/intent"].detail.startswith("version hwu64-minilm-int8 (")  # the shipped bundle: its folder
     for check in checks.values():
         assert "\n" not in check.fix and (check.status in ("ok", "skip") or check.fix)
 
