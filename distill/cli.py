@@ -271,6 +271,8 @@ class RunCommand:
                 raise DataFormatError(f"--set {item!r}: expected KEY=VALUE")
             overrides[key.strip()] = yaml.safe_load(value)
         results = run_config(args.config, "distill " + shlex.join(args.argv), overrides, args.stop_after)
+        if not results:  # another process of `accelerate launch`: the main process reports
+            return 0
         evaluation = results.get("evaluate")
         if evaluation:
             int8 = evaluation["columns"]["student INT8 (bundle)"]
@@ -316,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return baseline_main(args_list[1:])
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spinning threads slow a busy CPU
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("distill").setLevel(logging.INFO)
+    # under `accelerate launch` (torchrun sets RANK) only the main process tells the progress
+    logging.getLogger("distill").setLevel(logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING)
     args = parser().parse_args(args_list)
     if args.command is None:
         parser().print_help()

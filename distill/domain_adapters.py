@@ -37,7 +37,7 @@ from distill.hwu64 import Utterance
 from distill.joint_model import IntentSlotOutput, mean_pool
 from distill.recipes import TeacherError, TeacherSettings
 from distill.teacher import teacher_dir, teacher_tokenizer
-from distill.train import encode, seed_everything, settings_from, train
+from distill.train import encode, processes, seed_everything, settings_from, train
 
 log = logging.getLogger(__name__)
 OTHER = "other"  # the last label of every domain head: "not mine"
@@ -149,9 +149,7 @@ def train_domain_adapters(
     todo = _domains_to_train(grouped, manifest, out, only)
     rank = settings.lora_rank or DEFAULT_RANK
     records = _train_domains(data, grouped, todo, encoder_dir, out, settings, rank) if todo else {}
-    from accelerate import PartialState
-
-    if not PartialState().is_main_process:
+    if not processes().is_main_process:
         return {"adapters": records}
     manifest = _merged_manifest(manifest, grouped, records, encoder_dir, settings, rank, slot_tags)
     _write_json(out / MANIFEST, manifest)
@@ -175,7 +173,6 @@ def _domains_to_train(grouped: dict, manifest: dict | None, out: Path, only: lis
 
 
 def _train_domains(data, grouped, todo, encoder_dir: Path, out: Path, settings: TeacherSettings, rank: int) -> dict:
-    from accelerate import PartialState
     from peft import LoraConfig, get_peft_model
 
     from distill.lora import attention_projections
@@ -199,7 +196,7 @@ def _train_domains(data, grouped, todo, encoder_dir: Path, out: Path, settings: 
         started = time.perf_counter()
         record = _train_domain(model, data, labels, domain, tokenizer, settings)
         record["seconds"] = round(time.perf_counter() - started, 1)
-        if PartialState().is_main_process:
+        if processes().is_main_process:
             _save_adapter(shared, model, domain, labels, out)
         records[domain] = {**record, "labels": labels, "lora_rank": rank, "settings": asdict(settings)}
     return records

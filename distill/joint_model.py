@@ -20,6 +20,9 @@ class IntentSlotOutput(ModelOutput):
     loss: torch.Tensor | None = None
     intent_logits: torch.Tensor | None = None  # [batch, intents]
     slot_logits: torch.Tensor | None = None  # [batch, tokens, slot tags]
+    # [batch, layers + 1, hidden], training only: a declared field, since DDP (`accelerate launch`)
+    # rebuilds the output from its fields
+    pooled_layers: torch.Tensor | None = None
 
 
 class BertForIntentAndSlots(BertPreTrainedModel):
@@ -74,10 +77,10 @@ def joint_output(model, encoded, attention_mask, intent_labels, slot_labels, poo
         loss = nn.functional.cross_entropy(intent_logits, intent_labels)
         slots = slot_loss(slot_logits, slot_labels)
         loss = loss if slots is None else loss + slots
-    result = IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits)
+    pooled = None
     if pooled_layers:
-        result["pooled_layers"] = torch.stack([mean_pool(h, attention_mask) for h in encoded.hidden_states], dim=1)
-    return result
+        pooled = torch.stack([mean_pool(h, attention_mask) for h in encoded.hidden_states], dim=1)
+    return IntentSlotOutput(loss=loss, intent_logits=intent_logits, slot_logits=slot_logits, pooled_layers=pooled)
 
 
 def new_model(base_dir: str, intents: list[str], slot_tags: list[str]) -> BertForIntentAndSlots:

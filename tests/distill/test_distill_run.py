@@ -5,43 +5,13 @@ resumable training, static INT8, LoRA adapters, and configuration errors."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "configs" / "tiny.yaml"
-CONTEXT = ROOT.parent / "shared" / "data" / "picovoice_speech_to_intent" / "coffee_maker_context.yaml"
+from helpers.distill_runs import CONTEXT, TINY, distill
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not CONTEXT.is_file(), reason="needs ../shared/data")
-
-
-def distill(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-    return subprocess.run(
-        [sys.executable, "-m", "distill", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The tiny chain, stopped after the teacher's outputs, then resumed to the end."""
-    base = tmp_path_factory.mktemp("tiny-run")
-    work, out = base / "run", base / "bundle"
-    overrides = ["--set", f"work={work}", "--set", f"out={out}"]
-    first = distill("run", str(TINY), *overrides, "--stop-after", "teacher_outputs")
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "stopped after teacher_outputs" in first.stdout
-    teacher_marker = (work / "teacher.done.json").read_bytes()
-    assert not (work / "student.done.json").exists()
-    second = distill("run", str(TINY), *overrides)
-    assert second.returncode == 0, second.stderr[-3000:]
-    return {"work": work, "out": out, "base": base, "teacher_marker": teacher_marker, "first": first, "second": second}
 
 
 def test_a_resumed_run_skips_finished_stages_and_writes_a_working_bundle(tiny_run):
