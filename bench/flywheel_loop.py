@@ -56,13 +56,16 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="reuse the replay, labels and bundles already in --work")
     parser.add_argument("--replay-limit", type=int, help="replay only the first N held-back requests (smoke runs)")
     parser.add_argument("--correct-share", type=float, default=0.5, help="share of wrong turns a user corrects")
-    parser.add_argument("--teacher", choices=("mpnet-probe", "gold"), default="mpnet-probe")
+    parser.add_argument("--teacher", choices=("ensemble", "mpnet-probe", "gold"), default="ensemble",
+                        help="ensemble: the mpnet probe and the shipped bundle averaged (bench.flywheel_teacher)")
     parser.add_argument("--teacher-per-intent", type=int, default=60, help="probe teacher: training items per intent")
     parser.add_argument("--teacher-min-confidence", type=float, default=0.5, help="drop teacher labels below this")
     parser.add_argument("--epochs", type=int, default=2, help="both retrained students (the shipped one had 8)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--train-limit", type=int, help="distill train --limit (smoke runs)")
     parser.add_argument("--skip-train", action="store_true", help="stop after labelling (the plumbing test)")
+    parser.add_argument("--attack", action="store_true",
+                        help="also: 10%% adversarial corrections injected, screened, trained and compared")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, help="result file (default bench/results/flywheel_loop.json)")
     return parser.parse_args(argv)
@@ -113,15 +116,19 @@ def gold_labels(pools: Pools, restate: dict[str, list[str]]) -> dict[str, str]:
 # --- 2. label and export --------------------------------------------------------------------------
 
 
-def make_teacher(args: argparse.Namespace, gold: dict[str, str]):
-    from bench.flywheel_teacher import GoldTeacher, ProbeTeacher, teacher_examples
+def make_teachers(args: argparse.Namespace, gold: dict[str, str], shipped: Path) -> tuple[Any, list]:
+    """The teacher that labels, and every teacher measured against the gold labels beside it."""
+    from bench.flywheel_teacher import BundleTeacher, EnsembleTeacher, GoldTeacher, ProbeTeacher, teacher_examples
 
     if args.teacher == "gold":
-        return GoldTeacher(gold)
-    return ProbeTeacher.fit(teacher_examples(args.data, args.teacher_per_intent, args.seed))
+        return GoldTeacher(gold), []
+    probe = ProbeTeacher.fit(teacher_examples(args.data, args.teacher_per_intent, args.seed))
+    bundle = BundleTeacher(shipped)
+    ensemble = EnsembleTeacher([probe, bundle])
+    return (ensemble if args.teacher == "ensemble" else probe), [probe, bundle, ensemble]
 
 
-def label_and_export(args: argparse.Namespace, gold: dict[str, str]) -> dict[str, Any]:
+def label_and_export(args: argparse.Namespace, gold: dict[str, str], shipped: Path) -> dict[str, Any]:
     """Teacher labels on the unlabelled turns, the export, `distill corrections`; counts and agreement."""
     from edge.escalation.flywheel import Flywheel
 
@@ -133,8 +140,11 @@ def label_and_export(args: argparse.Namespace, gold: dict[str, str]) -> dict[str
     try:
         logged = flywheel.examples()
         unlabelled = [e for e in logged if e.label is None and e.kind != "correction"]
-        teacher = make_teacher(args, gold)
+        teacher, measured = make_teachers(args, gold, shipped)
         labels = teacher.label([e.text for e in unlabelled])
+        compared = {m.name: agreement([(label, gold[e.text]) for e, (label, _) in
+                                       zip(unlabelled, m.label([e.text for e in unlabelled]), strict=True)])
+                    for m in measured}
         kept = 0
         for example, (intent, probability) in zip(unlabelled, labels, strict=True):
             if probability >= args.teacher_min_confidence:
@@ -149,12 +159,13 @@ def label_and_export(args: argparse.Namespace, gold: dict[str, str]) -> dict[str
         "logged": {kind: sum(e.kind == kind for e in logged) for kind in ("escalated", "low-confidence", "correction")},
         "teacher_labelled": len(unlabelled),
         "teacher_kept": kept,
+        "teachers_compared_with_gold": compared,
         "teacher_agrees_with_gold": agreement([(label, gold[e.text]) for e, (label, _) in zip(unlabelled, labels, strict=True)]),
         "teacher_kept_agrees_with_gold": agreement([(label, gold[e.text]) for e, (label, p) in
                                                     zip(unlabelled, labels, strict=True) if p >= args.teacher_min_confidence]),
         "corrections_agree_with_gold": agreement([(e.label, gold[e.text]) for e in corrections if e.label]),
         "exported": exported,
-        "screening": screen(args),
+        "screening": screen(args, args.work / "flywheel.jsonl"),
         "seconds": round(time.perf_counter() - started, 1),
     }
     kept_rows = [json.loads(line) for line in (args.work / "flywheel.kept.jsonl").read_text().splitlines() if line]
@@ -168,8 +179,9 @@ def agreement(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return {"items": len(pairs), "share": round(sum(a == b for a, b in pairs) / len(pairs), 4) if pairs else None}
 
 
-def screen(args: argparse.Namespace) -> dict[str, Any]:
-    command = [sys.executable, "-m", "distill", "corrections", str(args.work / "flywheel.jsonl"), "--bundle",
+def screen(args: argparse.Namespace, export: Path) -> dict[str, Any]:
+    """`distill corrections EXPORT`: EXPORT.kept.jsonl beside it, for `distill train --extra`."""
+    command = [sys.executable, "-m", "distill", "corrections", str(export), "--bundle",
                str(SHIPPED), "--reference", "hwu64", "--data", str(args.data)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return {"command": display(command), "said": done.stdout.strip().splitlines()[-1]}
@@ -282,6 +294,30 @@ def hwu64_table(gates: dict[str, Any]) -> dict[str, Any]:
     return table
 
 
+def run_attack(args: argparse.Namespace, pools: Pools, after: Path) -> dict[str, Any]:
+    """The export with 10% adversarial corrections, screened and trained with the same recipe; every
+    gate set's drop against the after-model trained without the attack (target: at most 0.5 point)."""
+    from bench.flywheel_attack import attacked_rows
+
+    honest = [json.loads(line) for line in (args.work / "flywheel.jsonl").read_text().splitlines() if line]
+    rows, target = attacked_rows(honest, pools.replay, 0.10, args.seed)
+    export = args.work / "attacked.jsonl"
+    export.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    screening = screen(args, export)
+    kept = [json.loads(line) for line in export.with_suffix(".kept.jsonl").read_text().splitlines() if line]
+    attacked = train(args, "attacked", export.with_suffix(".kept.jsonl"))
+    drops: dict[str, float] = {}
+    for product in PRODUCTS:
+        for name, measured in promote(args, attacked["bundle"], after, product)["sets"].items():
+            for metric, value in measured["deployed"].items():
+                drops[f"{name} {metric}"] = round(value - measured["candidate"].get(metric, 0.0), 4)
+    return {"target": target, "injected": len(rows) - len(honest), "share": 0.10,
+            "slipped_through_screening": sum(r.get("user", "").startswith("attacker-") for r in kept),
+            "screening": screening, "training": {k: v for k, v in attacked.items() if k != "bundle"},
+            "drop_vs_after": drops, "worst_drop": max(drops.values()),
+            "within_half_a_point": max(drops.values()) <= 0.005}
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("edge").setLevel(logging.WARNING)  # not one trace line per replayed turn
@@ -295,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     result["replay"] = run_replay(args, pools, shipped)
     gold = gold_labels(pools, result["replay"].pop("restatements"))
     log.info("replay: %s", result["replay"])
-    result["labels"] = label_and_export(args, gold)
+    result["labels"] = label_and_export(args, gold, shipped)
     log.info("labels: %s", result["labels"])
     if not args.skip_train:
         baseline = train(args, "baseline", None)
@@ -310,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         kind = kind_accuracy(pools, {"shipped": shipped, "baseline": baseline["bundle"], "after": after["bundle"]})
         result["flywheel_kind_slurp_test"] = {name: {**row, **split_gain(row["shipped"], row["baseline"], row["after"])}
                                               for name, row in kind.items()}
+        if args.attack:
+            result["attack"] = run_attack(args, pools, after["bundle"])
     result["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                           if k not in ("data", "work", "out")}
     result["wall_seconds"] = round(time.perf_counter() - started, 1)

@@ -1,6 +1,7 @@
-"""The teacher that labels the flywheel's unlabelled turns, and the gold stand-in.
+"""The teachers that label the flywheel's unlabelled turns, and the gold stand-in.
 
-    teacher = ProbeTeacher.fit(teacher_examples(data_dir, per_intent=60))
+    probe = ProbeTeacher.fit(teacher_examples(data_dir, per_intent=60))
+    teacher = EnsembleTeacher([probe, BundleTeacher(shipped_bundle)])
     labels = teacher.label(["what's the weather like in paris"])   # [("weather_query", 0.93)]
 
 `ProbeTeacher` is the bundled all-mpnet-base-v2 (110M, `distill.teacher.teacher_dir("mpnet")`, the
@@ -10,6 +11,11 @@ skills' sentences and CLINC150 out-of-scope items), at most `per_intent` per int
 teachers of configs/hwu64*.yaml are not kept on this machine, and fine-tuning mpnet takes tens of
 minutes per epoch on two cores, so this frozen probe is the teacher the loop can afford; the loop
 reports how often it agrees with the gold labels.
+
+`BundleTeacher` is an intent bundle as the device runs it (the cheap teacher `distill corrections`
+uses); `EnsembleTeacher` averages its members' distributions, as `distill`'s ensemble teachers
+average logits: the frozen probe is weaker than the shipped student on the requests the student is
+sure of, and the student is weakest where it is unsure, so the two disagree where it matters.
 
 `GoldTeacher` looks the gold label up: a stand-in, named as such in every result that uses it.
 """
@@ -58,6 +64,7 @@ class ProbeTeacher:
         self.encoder = AutoModel.from_pretrained(str(folder)).eval()
         self.batch_size = batch_size
         self.head = None
+        self._known: dict[str, dict[str, float]] = {}  # text -> distribution (the ensemble and its members ask twice)
 
     @classmethod
     def fit(cls, examples: list[Example], threads: int = 2) -> ProbeTeacher:
@@ -83,13 +90,62 @@ class ProbeTeacher:
                 chunks.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, 768), dtype=np.float32)
 
+    def distributions(self, texts: list[str]) -> list[dict[str, float]]:
+        """intent -> probability, per text."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._known))
+        if missing:
+            classes = [str(c) for c in self.head.classes_]
+            rows = self.head.predict_proba(self.embed(missing))
+            self._known |= {t: dict(zip(classes, map(float, row), strict=True)) for t, row in zip(missing, rows, strict=True)}
+        return [self._known[t] for t in texts]
+
     def label(self, texts: list[str]) -> list[tuple[str, float]]:
-        """(intent, probability) of each text."""
-        if not texts:
-            return []
-        probabilities = self.head.predict_proba(self.embed(texts))
-        best = probabilities.argmax(1)
-        return [(str(self.head.classes_[i]), float(p[i])) for i, p in zip(best, probabilities, strict=True)]
+        return top(self.distributions(texts))
+
+
+def top(distributions: list[dict[str, float]]) -> list[tuple[str, float]]:
+    """(intent, probability) of the most probable intent of each distribution."""
+    return [max(d.items(), key=lambda item: item[1]) for d in distributions]
+
+
+class BundleTeacher:
+    """An intent bundle (edge.nlu IntentModel): its top intent and its next best ones, with probabilities."""
+
+    name = "shipped-bundle"
+
+    def __init__(self, bundle: Path) -> None:
+        from distill.bundle_eval import load_model
+
+        self.model = load_model(bundle)
+
+    def distributions(self, texts: list[str]) -> list[dict[str, float]]:
+        found = []
+        for text in texts:
+            result = self.model.predict(text)
+            found.append({result.intent: result.confidence, **dict(result.alternatives)})
+        return found
+
+    def label(self, texts: list[str]) -> list[tuple[str, float]]:
+        return top(self.distributions(texts))
+
+
+class EnsembleTeacher:
+    """The mean of its members' distributions (an intent a member does not list counts 0 there)."""
+
+    def __init__(self, members: list) -> None:
+        self.members = members
+        self.name = "ensemble(" + "+".join(m.name for m in members) + ")"
+
+    def distributions(self, texts: list[str]) -> list[dict[str, float]]:
+        mean: list[dict[str, float]] = [{} for _ in texts]
+        for member in self.members:
+            for merged, found in zip(mean, member.distributions(texts), strict=True):
+                for intent, probability in found.items():
+                    merged[intent] = merged.get(intent, 0.0) + probability / len(self.members)
+        return mean
+
+    def label(self, texts: list[str]) -> list[tuple[str, float]]:
+        return top(self.distributions(texts))
 
 
 class GoldTeacher:
@@ -100,5 +156,8 @@ class GoldTeacher:
     def __init__(self, gold: dict[str, str]) -> None:
         self.gold = gold
 
+    def distributions(self, texts: list[str]) -> list[dict[str, float]]:
+        return [{self.gold[text]: 1.0} for text in texts]
+
     def label(self, texts: list[str]) -> list[tuple[str, float]]:
-        return [(self.gold[text], 1.0) for text in texts]
+        return top(self.distributions(texts))
