@@ -60,7 +60,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="ensemble: the mpnet probe and the shipped bundle averaged (bench.flywheel_teacher)")
     parser.add_argument("--teacher-per-intent", type=int, default=60, help="probe teacher: training items per intent")
     parser.add_argument("--teacher-min-confidence", type=float, default=0.5, help="drop teacher labels below this")
-    parser.add_argument("--epochs", type=int, default=2, help="both retrained students (the shipped one had 8)")
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="every retrained student (the shipped one had 8; one epoch took ~15 min here)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--train-limit", type=int, help="distill train --limit (smoke runs)")
     parser.add_argument("--skip-train", action="store_true", help="stop after labelling (the plumbing test)")
@@ -225,11 +226,15 @@ def promote(args: argparse.Namespace, candidate: Path, deployed: Path, product: 
     return {
         "command": display(command),
         "decision": record["decision"],
-        "blocked_by": [f"{c['set']} {c['metric']}: candidate {c['candidate']:.4f} vs deployed {c['deployed']:.4f}"
+        "blocked_by": [f"{c['set']} {c['metric']}: candidate {shown(c['candidate'])} vs deployed {shown(c['deployed'])}"
                        for c in record["blocked_by"]],
         "sets": {name: {"items": s["items"], **{role: pick(s[role]) for role in ("deployed", "candidate")}}
                  for name, s in record["sets"].items()},
     }
+
+
+def shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def pick(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -312,7 +317,7 @@ def run_attack(args: argparse.Namespace, pools: Pools, after: Path) -> dict[str,
             for metric, value in measured["deployed"].items():
                 drops[f"{name} {metric}"] = round(value - measured["candidate"].get(metric, 0.0), 4)
     return {"target": target, "injected": len(rows) - len(honest), "share": 0.10,
-            "slipped_through_screening": sum(r.get("user", "").startswith("attacker-") for r in kept),
+            "slipped_through_screening": sum((r.get("user") or "").startswith("attacker-") for r in kept),
             "screening": screening, "training": {k: v for k, v in attacked.items() if k != "bundle"},
             "drop_vs_after": drops, "worst_drop": max(drops.values()),
             "within_half_a_point": max(drops.values()) <= 0.005}
