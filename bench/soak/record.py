@@ -27,7 +27,7 @@ from edge.skills.builtin.alarms import TIMER_LABEL
 from edge.skills.phrasing import describe_duration
 
 RING_SLACK_SECONDS = 1.0  # a ring may be heard this long before its row's time (clock granularity)
-SAME_RING_SECONDS = 3.0  # one alert sent to several satellites at once is one ring
+SAME_RING_SECONDS = 3.0  # one alert sent to several satellites at once: their copies arrive this close
 
 
 @dataclass(frozen=True)
@@ -145,47 +145,53 @@ def due_alerts(database: Path, until: float) -> list[DueAlert]:
     return sorted((alert for alert in found if alert.due <= until), key=lambda alert: alert.due)
 
 
-def _rings_by_event(rings: list[Ring]) -> list[Ring]:
-    """One ring per alert sent: the same words heard by several satellites within a few seconds
-    are one alert sent to all of them (its owner was away)."""
-    events: list[Ring] = []
-    for ring in sorted(rings, key=lambda ring: ring.at):
-        if any(event.text == ring.text and ring.at - event.at < SAME_RING_SECONDS and event.satellite != ring.satellite
-               for event in events[-16:]):
-            continue
-        events.append(ring)
-    return events
-
-
 def alert_accounting(database: Path, rings: list[Ring], until: float,
                      downtimes: list[tuple[float, float]] = ()) -> dict[str, Any]:
-    """Each alert due by `until` matched to the first unused ring of its words heard after its time
-    (the UART board hears audio but no words: its rings cover what the satellites did not hear).
-    `downtimes`: when the runtime was down (killed until ready again); alerts due then are counted apart."""
+    """Each alert due by `until` matched to a ring heard after its time, in two passes. First each
+    ring on a satellite goes to that satellite's latest alert of its words due by then. Then the rest (their
+    owner was away, so the alert went to every peer connected) take a ring of the UART board (it
+    hears audio but no words), else of their words on another satellite, whose copies on the
+    others are used up with it. `downtimes`: when the runtime was down (killed until ready
+    again); alerts due then are counted apart.
+
+    Matching by words alone in one pass undercounted: two satellites' timers of the same length due
+    a few seconds apart read as one alert sent to both, and an alert that went to the board alone
+    (the satellites still redialling after a restart) took a later alert's ring, which then had none
+    (a minute "late", and "not rung", though the runtime had sent each within a second)."""
     due = due_alerts(database, until)
     while_down = {id(alert) for alert in due if any(killed <= alert.due <= ready for killed, ready in downtimes)}
-    spoken = [ring for ring in _rings_by_event(rings) if ring.satellite]
+    spoken = sorted((ring for ring in rings if ring.satellite), key=lambda ring: ring.at)
     board = sorted((ring for ring in rings if not ring.satellite), key=lambda ring: ring.at)
     used: set[int] = set()
     used_board: set[int] = set()
-    unrung = []
-    late = []
-    to_board = 0
-    for alert in due:
-        match = next((index for index, ring in enumerate(spoken) if index not in used and ring.text == alert.text
-                      and ring.at >= alert.due - RING_SLACK_SECONDS), None)
-        if match is not None:
-            used.add(match)
-            late.append(spoken[match].at - alert.due)
+    rung_at: dict[int, tuple[float, bool]] = {}  # id(alert) -> (when, on the board)
+
+    def after_due(alert: DueAlert, ring: Ring) -> bool:
+        return ring.at >= alert.due - RING_SLACK_SECONDS
+
+    for index, ring in enumerate(spoken):  # pass 1: each ring to its satellite's latest alert of its words due by then
+        owner = [alert for alert in due if id(alert) not in rung_at and alert.session == ring.satellite
+                 and alert.text == ring.text and after_due(alert, ring)]
+        if owner:
+            used.add(index)
+            rung_at[id(owner[-1])] = (ring.at, False)
+    for alert in due:  # pass 2: sent to everyone connected
+        if id(alert) in rung_at:
             continue
-        match = next((index for index, ring in enumerate(board) if index not in used_board
-                      and ring.at >= alert.due - RING_SLACK_SECONDS), None)
+        match = next((index for index, ring in enumerate(board) if index not in used_board and after_due(alert, ring)), None)
         if match is not None:
             used_board.add(match)
-            to_board += 1
-            late.append(board[match].at - alert.due)
+            rung_at[id(alert)] = (board[match].at, True)
             continue
-        unrung.append({**asdict(alert), "while_down": id(alert) in while_down})
+        candidates = [index for index, ring in enumerate(spoken) if index not in used and ring.text == alert.text
+                      and after_due(alert, ring)]
+        if candidates:
+            first = spoken[candidates[0]]
+            used.update(index for index in candidates if abs(spoken[index].at - first.at) < SAME_RING_SECONDS)
+            rung_at[id(alert)] = (first.at, False)
+    late = [rung_at[id(alert)][0] - alert.due for alert in due if id(alert) in rung_at]
+    to_board = sum(on_board for _, on_board in rung_at.values())
+    unrung = [{**asdict(alert), "while_down": id(alert) in while_down} for alert in due if id(alert) not in rung_at]
     done = {(row["kind"], row["ref"]) for row in _rows(database, "SELECT kind, ref FROM alerts_done")}
     return {
         "due": len(due), "rung": len(due) - len(unrung), "rung_on_the_board_only": to_board,

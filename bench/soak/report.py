@@ -94,5 +94,10 @@ def targets(rows: list[dict[str, Any]], alerts: dict[str, Any], resources: list[
         "rss_growth_under_10_pct": all(f["rss_growth_pct"] < RSS_GROWTH_TARGET_PCT for f in judged) if judged else None,
         "fd_growth_worst": max((f["fds_growth"] for f in judged), default=None),
         "no_fd_growth": all(f["fds_growth"] <= 0 for f in judged) if judged else None,
+        # what grew, where something did: connections to a live server (the LLM's, mid-request when
+        # the window closed) are in use, not leaked; a file, pipe or other socket would be a leak
+        "fd_growth_only_live_connections": all(
+            all(what.startswith("tcp established to ") for what, change in f["fds_changed"].items() if change > 0)
+            for f in judged if f["fds_growth"] > 0) if judged else None,
         "starts_judged_for_memory": [f["start"] for f in judged],
     }

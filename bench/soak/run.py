@@ -14,6 +14,7 @@ set during the run has come due.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -21,6 +22,7 @@ import signal
 import sqlite3
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +72,7 @@ class Soak:
 
     def runtime_command(self, port: int, llm_url: str, board: SoakBoard) -> list[str]:
         return [
-            sys.executable, "-m", "edge", "bridge", "serve", "--wyoming", f"tcp://127.0.0.1:{port}", "--no-zeroconf",
+            sys.executable, "-m", "edge", "bridge", "serve", "-v", "--wyoming", f"tcp://127.0.0.1:{port}", "--no-zeroconf",
             "--uart", str(board.device), "--set", f"skills.database_path={self.database}", "--set", f"llm.base_url={llm_url}",
             "--set", f"cast.state_dir={self.scratch / 'speaker'}", "--set", "cast.interface=127.0.0.1",
             "--set", "cast.browse_chromecast=false", "--set", "bridge.uart_name=uart-board",
@@ -198,6 +200,8 @@ class Soak:
         load_until_wall = time.time() - (time.monotonic() - load_until)
         resources = resource_figures(self.samples, runtime.starts, load_until_wall)
         alerts = alert_accounting(self.database, self.record.rings, until, self.downtimes)
+        # every ring as heard, for reading beside the runtime's log (kept with --keep)
+        (self.scratch / "rings.json").write_text(json.dumps([asdict(ring) for ring in self.record.rings]))
         cloud = [turn for turn in self.record.turns if turn.kind == "cloud" and turn.answered]
         return {
             "setup": {
