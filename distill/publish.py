@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from distill.data.records import DataFormatError
+from edge.core.atomic import replaced_atomically
 
 
 class PublishError(DataFormatError):
@@ -62,22 +61,12 @@ def publish(package: Path, source: Path, product: str | None = None):
 
 def _copy(package: Path, folder: Path, name: str) -> tuple[int, str]:
     """Copy into folder/name by a temporary file and a rename; (size, sha256) of what was written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
     digest, size = hashlib.sha256(), 0
-    try:
-        with os.fdopen(handle, "wb") as out, package.open("rb") as source:
-            for block in iter(lambda: source.read(1 << 20), b""):
-                out.write(block)
-                digest.update(block)
-                size += len(block)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, folder / name)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(folder / name) as out, package.open("rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            out.write(block)
+            digest.update(block)
+            size += len(block)
     return size, digest.hexdigest()
 
 

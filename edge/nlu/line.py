@@ -16,13 +16,12 @@ signature, product line and version against the index and its trusted keys.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.core.atomic import replaced_atomically
 from edge.core.errors import BadInputError
 from edge.nlu.signed import PRODUCT_NAME
 
@@ -84,16 +83,6 @@ def parse_index(raw: bytes, source: str) -> LineIndex:
 def write_index(folder: Path, index: LineIndex) -> Path:
     """Write `folder/latest.json` atomically (a temporary file beside it, renamed over it)."""
     LineIndex.from_json(index.to_json(), str(folder / INDEX))  # never publish what a speaker would refuse
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{INDEX}.", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(index.to_json(), indent=2) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, folder / INDEX)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(folder / INDEX, "w") as out:
+        out.write(json.dumps(index.to_json(), indent=2) + "\n")
     return folder / INDEX

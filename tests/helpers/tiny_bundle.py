@@ -12,6 +12,13 @@ from pathlib import Path
 import numpy as np
 
 INTENTS = ["alarm_set", "weather_query", "out_of_scope"]
+# A regression set the tiny bundle is gated on (promote, sign, update tests)
+SET_CSV = """text,intent,slots
+set an alarm for seven thirty am,alarm_set,"{""time"": ""seven thirty am""}"
+What's the weather in New York?,weather_query,"{""place_name"": ""new york""}"
+set alarm weather,alarm_set,{}
+the,out_of_scope,
+"""
 SLOT_TAGS = ["O", "B-time", "I-time", "B-place_name", "I-place_name"]
 # word -> (intent index it votes for, slot tag index)
 VOCABULARY = {

@@ -25,7 +25,7 @@ import pytest
 pytest.importorskip("cryptography", reason="signed bundles need the cryptography package (a runtime dependency)")
 pytest.importorskip("zstandard", reason="signed bundles need the zstandard package (a runtime dependency)")
 
-from helpers.tiny_bundle import build_tiny_bundle  # noqa: E402
+from helpers.tiny_bundle import SET_CSV, build_tiny_bundle  # noqa: E402
 
 from distill.cli import main as distill  # noqa: E402
 from edge.core.settings import load_settings  # noqa: E402
@@ -37,12 +37,6 @@ from edge.runtime.metrics import Metrics  # noqa: E402
 from edge.runtime.update import UpdateError, exclusive, install_package  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-SET_CSV = """text,intent,slots
-set an alarm for seven thirty am,alarm_set,"{""time"": ""seven thirty am""}"
-What's the weather in New York?,weather_query,"{""place_name"": ""new york""}"
-set alarm weather,alarm_set,{}
-the,out_of_scope,
-"""
 PRODUCT = 'name = "{name}"\nskills = ["{skill}"]\ndevice_profile = "{profile}"\n\n' \
           '[[set]]\nname = "{name}-own"\ndataset = "own.csv"\nmetrics = ["accuracy"]\n'
 SPEAKERS = {"kitchen-a": "kitchen", "kitchen-b": "kitchen", "hotel-101": "hotel-room"}
