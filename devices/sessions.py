@@ -49,11 +49,15 @@ class SessionFactory:
     def threads(self, wanted: int) -> int:
         return max(1, min(wanted, self.max_threads) if self.max_threads else wanted)
 
-    def create(self, model: Path | bytes, threads: int = 1, label: str = "", cpu_only: bool = False):
-        """An InferenceSession for `model` (a path or serialized bytes) with `threads` intra-op threads."""
+    def create(self, model: Path | bytes, threads: int = 1, label: str = "", cpu_only: bool = False,
+               memory_arena: bool = True):
+        """An InferenceSession for `model` (a path or serialized bytes) with `threads` intra-op threads.
+        `memory_arena=False`: CPU tensors are allocated and freed per run, for a model whose inputs vary
+        so much in size that the arena would keep the largest run's memory for good (a voice)."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
+        options.enable_cpu_mem_arena = memory_arena
         options.intra_op_num_threads = self.threads(threads)
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared cores: sleep, don't spin

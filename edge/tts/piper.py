@@ -17,9 +17,16 @@ import numpy as np
 
 from devices.sessions import SessionError, SessionFactory
 from edge.core.errors import ModelLoadError
+from edge.core.memory import release_freed_memory
 from edge.core.settings import TtsSettings
 
 logger = logging.getLogger(__name__)
+
+
+# Text at least this long has its freed buffers trimmed after synthesis (bench/voice_memory.py): trimming
+# after every sentence made the next one fault its pages in again (x1.4 time); short sentences' buffers
+# are small (tens of MiB) and reused.
+TRIM_AFTER_CHARACTERS = 80
 
 
 class TtsError(ModelLoadError):
@@ -60,7 +67,11 @@ class PiperTts:
         try:
             # One session, made by the board's factory (PiperVoice.load would make its own first).
             voice_config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
-            session = (sessions or SessionFactory()).create(model, settings.cpu_threads, f"Piper voice {model.name}")
+            # No arena: the arena keeps the largest sentence's memory for the process's life (one of
+            # 270 characters: +374 MiB; bench/soak saw a step of ~85 MiB per start). Without it, a long
+            # sentence's buffers are handed back once it is spoken; short ones reuse the heap, as fast.
+            session = (sessions or SessionFactory()).create(model, settings.cpu_threads, f"Piper voice {model.name}",
+                                                            memory_arena=False)
             self._voice = PiperVoice(session=session, config=voice_config)
         except (SessionError, OSError, ValueError, KeyError) as error:  # a bad voice or config file
             raise TtsError(f"cannot load Piper voice {model}: {error}") from error
@@ -78,6 +89,8 @@ class PiperTts:
             with self._lock:
                 chunk = next(chunks, None)
             if chunk is None:
+                if len(text) >= TRIM_AFTER_CHARACTERS:
+                    release_freed_memory()  # a long sentence's buffers, back to the system
                 return
             yield SpeechAudio(chunk.audio_int16_array, chunk.sample_rate)
 
