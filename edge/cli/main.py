@@ -28,6 +28,7 @@ from typing import Any
 
 from edge.core.errors import EdgeError, ExitCode
 from edge.core.journal import JournalFormatter
+from edge.core.memory import limit_malloc_arenas
 from edge.core.settings import Settings, SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ GROUP_DEFAULTS: dict[str, tuple[tuple[str, ...], str]] = {  # a group called wit
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_malloc_arenas()  # before any thread allocates: worker threads' heaps kept freed memory (bench/soak)
     argv = modernize(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose, args.log_format)
