@@ -6,10 +6,11 @@
 glibc keeps freed memory in the process heap for reuse: after one long reply the voice's buffers
 (tens of MiB) stay in RSS until the process ends, and `malloc_trim(0)` returns the free pages. It
 also gives threads their own heaps (up to 8 per core), each keeping its own freed memory: the
-bridge's satellites synthesize and transcribe on worker threads, and a 10-minute soak's RSS crept
-up by 19 % in one start with the default and stayed within 5.2 % with two heaps (bench/soak; the
-big allocations are a model's buffers, so two heaps cost no measurable contention). An operator's
-MALLOC_ARENA_MAX wins. On a C library without these calls (musl, macOS) both do nothing.
+bridge's satellites synthesize and transcribe on worker threads. In 10-minute soaks (bench/soak)
+the worst start's RSS growth was 19 % with the default heaps and 5.2 % and 12.7 % in two runs with
+two (run to run the figure moves by several points); the big allocations are a model's buffers,
+so two heaps cost no measurable contention. An operator's MALLOC_ARENA_MAX wins. On a C library
+without these calls (musl, macOS) both do nothing.
 """
 
 from __future__ import annotations
