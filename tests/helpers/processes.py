@@ -11,6 +11,7 @@ work, so `STARTUP_SECONDS` is generous: it bounds a hang, it does not time a hea
 from __future__ import annotations
 
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -92,3 +93,14 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = STARTUP_S
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"nothing listened on {host}:{port} within {timeout:.0f} s")
+
+
+def interrupt(process: subprocess.Popen) -> int | None:
+    """Ctrl-C the child and wait for its clean shutdown; kill it if it hangs. Its exit status."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(SHUTDOWN_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(SHUTDOWN_SECONDS)
+        return None

@@ -4,7 +4,6 @@ and `edge doctor`'s checks with their one-line fixes."""
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers.processes import SHUTDOWN_SECONDS, STARTUP_SECONDS, LineReader
+from helpers.processes import STARTUP_SECONDS, LineReader, interrupt
 from helpers.whisper_onnx_fixture import ensure_whisper_onnx
 
 from edge.core.settings import load_settings
@@ -103,12 +102,7 @@ def test_bridge_serve_counts_a_satellites_turn_on_metrics(tmp_path):
         assert found['edge_stage_seconds_count{stage="asr"}'] == 1
         assert found["edge_process_peak_resident_memory_bytes"] > 100 * 2**20
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(SHUTDOWN_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(SHUTDOWN_SECONDS)
+        interrupt(server)
 
 
 def test_doctor_reports_each_check_with_a_fix_for_each_problem(tmp_path):

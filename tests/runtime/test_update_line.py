@@ -319,11 +319,10 @@ def test_a_bundle_never_packaged_reports_its_folder(world):
 def test_a_running_bridge_polls_its_line_and_reports_both_bundles_on_metrics(world):
     """`edge bridge serve` with update.poll_minutes: the poll installs the line's bundle while the process
     keeps serving (and reporting) the one it loaded, and says a restart loads the new one."""
-    import signal
     import socket
     import urllib.request
 
-    from helpers.processes import SHUTDOWN_SECONDS, LineReader
+    from helpers.processes import LineReader, interrupt
     from helpers.whisper_onnx_fixture import ensure_whisper_onnx
 
     ensure_whisper_onnx()
@@ -352,10 +351,5 @@ def test_a_running_bridge_polls_its_line_and_reports_both_bundles_on_metrics(wor
         assert f'edge_bundle_pending_info{{version="{index["version"]}"}} 1' in text.splitlines()
         assert current(world, "kitchen-a") == index["version"]
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(SHUTDOWN_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(SHUTDOWN_SECONDS)
+        interrupt(server)
     assert "the running speaker keeps its loaded bundle until it restarts (systemctl restart edge)" in "".join(lines.errors)
