@@ -132,8 +132,7 @@ def test_the_reply_ducks_the_music_and_stop_ends_the_reply_not_the_music(vad, as
         audio, _ = place(np.concatenate([speech, gap, stop]), "noise", lead=0.5, tail=3.0)
         player = music(speed=2.0)  # a fresh player each try: a missed stop leaves the last one ducked
         ducks: list[tuple[float, bool]] = []
-        player.duck = lambda on, player=player, ducks=ducks, duck=player.duck: (ducks.append((time.monotonic(), on)),
-                                                                             duck(on))  # record when, keep what it does
+        player.duck = lambda on, ducks=ducks, duck=player.duck: (ducks.append((time.monotonic(), on)), duck(on))  # record when, keep what it does
         turn = StandInTurn(asr, reply_seconds=8.0)
         button = PushToTalk()
         sink = FileSink(None)
