@@ -364,7 +364,8 @@ def test_edge_run_listens_on_the_microphone_until_interrupted(tmp_path):
         assert "no request after push-to-talk" in lines.stderr_text()
         assert process.poll() is None  # still listening after a request that heard nothing
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=SHUTDOWN_SECONDS) == 0
+        # a fresh-clone CI run once saw 1 here (not seen in 45 runs since): the message keeps what it said
+        assert process.wait(timeout=SHUTDOWN_SECONDS) == 0, lines.stderr_text()[-3000:]
     finally:
         if process.poll() is None:
             process.kill()
